@@ -1,0 +1,188 @@
+//! # easynet
+//!
+//! Typed-packet TCP servers and clients on tokio, in the model of the Python library
+//! [easynetwork](https://github.com/francis-clairicia/EasyNetwork): peers exchange
+//! *packets* (any serde type), not bytes, and a request handler is straight-line async
+//! code that waits for the next request with `recv!()`.
+//!
+//! The data path, one module per layer:
+//!
+//! ```text
+//! bytes on the socket
+//!   -> transport   (TCP sockets: listening, accepting, TCP_NODELAY)
+//!   -> protocol    (tokio-util codecs: bytes <-> packets, with a frame size limit)
+//!   -> server      (accept loop, one task per client, drives the handler's generators)
+//!   -> handler     (your #[handler] code: let request = recv!()?; ...)
+//!   -> client.send_packet(&response) -> protocol encoder -> transport
+//! ```
+//!
+//! ## A server and a client
+//!
+//! ```
+//! use easynet::{handler, recv, HandlerError, JsonLines, StreamClient, StreamRequestHandler,
+//!               TcpClient, TcpServer};
+//! use serde_json::{json, Value};
+//!
+//! struct Greeter;
+//!
+//! impl StreamRequestHandler for Greeter {
+//!     type Request = Value;
+//!     type Response = Value;
+//!
+//!     #[handler]
+//!     async fn handle(&self, client: &StreamClient<Value>) -> Result<(), HandlerError> {
+//!         // Like the how-to's `request = yield`: wait for the next request.
+//!         let request = recv!()?;
+//!         client.send_packet(&json!({"hello": request["name"]})).await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = TcpServer::bind("127.0.0.1:0", JsonLines::new(), Greeter).await?;
+//! let addr = server.local_addrs()[0];
+//! let serving = tokio::spawn({
+//!     let server = server.clone();
+//!     async move { server.serve_forever().await }
+//! });
+//! server.wait_serving().await;
+//!
+//! let client = TcpClient::connect(addr, JsonLines::<Value>::new()).await?;
+//! client.send_packet(&json!({"name": "world"})).await?;
+//! assert_eq!(client.recv_packet().await?, json!({"hello": "world"}));
+//!
+//! client.close().await;
+//! server.shutdown().await;
+//! serving.await??;
+//! # Ok(()) }
+//! ```
+//!
+//! ## `recv!()`
+//!
+//! Inside a [`#[handler]`](handler) fn, `recv!()` suspends the handler until the server has
+//! decoded the next request and evaluates to `Result<Request, RecvError>`:
+//! - `Err(RecvError::Parse(..))`: the packet failed to decode (bad data, or over the
+//!   protocol's frame limit); the connection stays usable.
+//! - `recv!(timeout = 30s)` (or `500ms`, `1.5s`, or any expression giving a `Duration` or
+//!   an `Option<Duration>`) bounds the wait: `Err(RecvError::Timeout)` when it expires,
+//!   and the handler goes on.
+//! - A disconnect is never an error: the generator is dropped (its guards run).
+//!
+//! Use `recv!()` any number of times, in loops too, but only in the body of the
+//! `#[handler]` fn itself: inside a closure, an async block or a nested fn it is a
+//! compile error, and so is `recv!()` anywhere outside a `#[handler]` fn.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client;
+mod error;
+mod handler;
+mod protocol;
+mod server;
+mod transport;
+
+pub use client::{ClientError, TcpClient};
+pub use error::{BoxError, HandlerError, ParseError, ParseErrorKind, ProtocolError, SendError};
+pub use handler::{
+    ClientLocal, ContextError, Handler, IntoHandlerResult, IntoTimeout, RecvError,
+    StreamRequestHandler,
+};
+#[cfg(feature = "json")]
+pub use protocol::JsonLines;
+pub use protocol::{BytesLines, DEFAULT_MAX_FRAME_SIZE, Newline, StreamProtocol, StringLines};
+pub use server::{
+    ExitStack, ServerError, ServerHandle, ServerOptions, StreamClient, TcpServer, TcpServerBuilder,
+};
+
+/// Turns an `async fn` with `recv!()` points into a request handler's generator.
+///
+/// Apply it to `handle` (and optionally `on_connection`) in an `impl StreamRequestHandler`:
+///
+/// ```
+/// use easynet::{handler, recv, HandlerError, RecvError, StreamClient, StreamRequestHandler};
+///
+/// struct Chat;
+///
+/// impl StreamRequestHandler for Chat {
+///     type Request = String;
+///     type Response = String;
+///
+///     #[handler]
+///     async fn handle(&self, client: &StreamClient<String>) -> Result<(), HandlerError> {
+///         // The client has 30 seconds to log in.
+///         let user = match recv!(timeout = 30s) {
+///             Ok(user) => user,
+///             Err(RecvError::Timeout) => {
+///                 client.send_packet(&"too slow".to_owned()).await?;
+///                 client.close().await;
+///                 return Ok(());
+///             }
+///             Err(e) => return Err(e.into()),
+///         };
+///         client.send_packet(&format!("welcome {user}")).await?;
+///         // An inner loop: one generator serves the whole session.
+///         while !client.is_closing() {
+///             let line = recv!()?;
+///             client.send_packet(&format!("{user}: {line}")).await?;
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// The fn must be `async fn name(&self, client: &StreamClient<Self::Response>)`, returning
+/// `()` or `Result<(), E>` with `E` convertible into [`HandlerError`]. Mistakes (`recv!()`
+/// in a closure or an async block, a bad timeout, a wrong signature) are compile errors
+/// that say what to write instead.
+pub use easynet_macros::handler;
+
+/// Waits for the next request: only valid inside a [`#[handler]`](handler) fn, which
+/// rewrites it.
+///
+/// `recv!()` evaluates to `Result<Request, RecvError>`; `recv!(timeout = 30s)` bounds the
+/// wait (units `s` and `ms`, decimals allowed, or an expression giving a `Duration` or an
+/// `Option<Duration>`). Used anywhere else, it is a compile error.
+#[macro_export]
+macro_rules! recv {
+    // The forms `#[handler]` rewrites `recv!(..)` into.
+    (@__easynet_suspend $recv:ident, none) => {
+        $crate::__private::Recv::recv(
+            &$recv,
+            $crate::__private::RecvParams::new(::core::option::Option::None),
+        )
+        .await
+    };
+    (@__easynet_suspend $recv:ident, nanos $nanos:literal) => {
+        $crate::__private::Recv::recv(
+            &$recv,
+            $crate::__private::RecvParams::new(::core::option::Option::Some(
+                ::core::time::Duration::from_nanos($nanos),
+            )),
+        )
+        .await
+    };
+    (@__easynet_suspend $recv:ident, expr $timeout:expr) => {
+        $crate::__private::Recv::recv(
+            &$recv,
+            $crate::__private::RecvParams::new($crate::__private::IntoTimeout::into_timeout(
+                $timeout,
+            )),
+        )
+        .await
+    };
+    ($($tokens:tt)*) => {
+        ::core::compile_error!(
+            "`recv!()` can only be used in the body of a `#[handler]` async fn: \
+             add `#[easynet::handler]` to the enclosing fn"
+        )
+    };
+}
+
+/// Items the code generated by `#[handler]` names. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::handler::StreamRequestHandler;
+    pub use crate::handler::{Handler, IntoHandlerResult, IntoTimeout, Recv, RecvParams, finish};
+    pub use crate::server::StreamClient;
+}

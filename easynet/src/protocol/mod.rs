@@ -1,0 +1,51 @@
+//! The protocol layer: bytes on the stream to packets and back.
+//!
+//! A protocol is a [tokio-util codec](tokio_util::codec): a [`Decoder`] that turns the
+//! received bytes into packets and an [`Encoder`] that writes packets out, both with
+//! [`ProtocolError`] as their error. So easynet's protocols work with tokio-util's
+//! `Framed`, and any codec of that shape works as an easynet protocol.
+//!
+//! Every decoder here has a maximum frame size (64 KiB by default, as easynetwork): a peer
+//! that sends a longer frame gets a [`ParseError`](crate::ParseError) of kind
+//! [`FrameTooLarge`](crate::ParseErrorKind::FrameTooLarge), the frame is discarded up to
+//! its separator, and the stream stays usable.
+
+mod json;
+pub(crate) mod lines;
+
+#[cfg(feature = "json")]
+pub use json::JsonLines;
+pub use lines::{BytesLines, Newline, StringLines};
+
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::error::ProtocolError;
+
+/// The default maximum frame size of every protocol: 64 KiB, as easynetwork.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 * 1024;
+
+/// A protocol that sends `Sent` packets and receives `Received` packets, in the order of
+/// Python easynetwork's `StreamProtocol[SentPacket, ReceivedPacket]`.
+///
+/// Implemented for every `Clone` tokio-util codec whose error is [`ProtocolError`]: the
+/// server and the client clone the protocol for each connection (one clone decodes, one
+/// encodes), so a codec's per-stream state is never shared.
+pub trait StreamProtocol<Sent: ?Sized, Received>:
+    Decoder<Item = Received, Error = ProtocolError>
+    + for<'a> Encoder<&'a Sent, Error = ProtocolError>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T, Sent: ?Sized, Received> StreamProtocol<Sent, Received> for T where
+    T: Decoder<Item = Received, Error = ProtocolError>
+        + for<'a> Encoder<&'a Sent, Error = ProtocolError>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}

@@ -1,0 +1,364 @@
+//! The connection driver: one tokio task per client, reading requests and driving the
+//! handler's generators.
+
+use std::future::poll_fn;
+use std::panic::AssertUnwindSafe;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use futures_util::FutureExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+
+use super::StreamClient;
+use crate::error::{ParseError, ProtocolError, is_disconnect};
+use crate::handler::{Handler, RecvError, Step, StreamRequestHandler};
+
+/// The smallest read: when less room than this is left, the buffer grows.
+const MIN_READ: usize = 1024;
+/// The first buffer allocation of a connection.
+const INITIAL_READ: usize = 8 * 1024;
+/// An empty read buffer that grew past this (a large request) is freed.
+const SHRINK_ABOVE: usize = 64 * 1024;
+
+/// The read side of a connection: the transport, the receive buffer and the decoder.
+pub(crate) struct RequestReader<R, D: Decoder> {
+    io: R,
+    buf: BytesMut,
+    decoder: D,
+    max_recv_size: usize,
+    /// A request decoded ahead, from bytes already buffered.
+    ahead: Option<Result<D::Item, ParseError>>,
+    /// The stream cannot give more requests (EOF, transport or decoder failure).
+    ended: bool,
+}
+
+/// Why the reader gave no request.
+pub(crate) enum ReadEnd {
+    /// The peer closed, the transport failed, or the server is shutting down.
+    Closed,
+}
+
+impl<R, D> RequestReader<R, D>
+where
+    R: AsyncRead + Unpin,
+    D: Decoder<Error = ProtocolError>,
+{
+    pub(crate) fn new(io: R, decoder: D, max_recv_size: usize) -> Self {
+        RequestReader {
+            io,
+            buf: BytesMut::new(),
+            decoder,
+            max_recv_size: max_recv_size.max(1),
+            ahead: None,
+            ended: false,
+        }
+    }
+
+    /// Whether a complete request (or parse error) is already waiting.
+    pub(crate) fn has_buffered_request(&self) -> bool {
+        self.ahead.is_some()
+    }
+
+    /// Decodes one request from the buffer, without reading.
+    fn decode_buffered(&mut self) -> Option<Result<D::Item, ParseError>> {
+        if self.ended {
+            return None;
+        }
+        let decoded = match self.decoder.decode(&mut self.buf) {
+            Ok(Some(item)) => Some(Ok(item)),
+            Ok(None) => None,
+            Err(ProtocolError::Parse(e)) => Some(Err(e)),
+            Err(ProtocolError::Serialize(e)) => Some(Err(ParseError::invalid("invalid packet", e))),
+            Err(ProtocolError::Io(e)) => {
+                tracing::debug!(error = %e, "decoder failed, closing the connection");
+                self.ended = true;
+                None
+            }
+        };
+        if self.buf.is_empty() && self.buf.capacity() > SHRINK_ABOVE {
+            self.buf = BytesMut::new();
+        }
+        decoded
+    }
+
+    /// The next request, waiting at most until `deadline`. `Ok(Err(Timeout))` when the
+    /// deadline passed; `Err(ReadEnd)` when no request will ever come.
+    ///
+    /// Before waiting for the network, `before_wait` runs (the server flushes pending
+    /// responses there).
+    pub(crate) async fn next_request<C>(
+        &mut self,
+        timeout: Option<Duration>,
+        shutdown: &CancellationToken,
+        client: &StreamClient<C>,
+    ) -> Result<Result<D::Item, RecvError>, ReadEnd> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let item = match self.ahead.take() {
+            Some(item) => item,
+            None => loop {
+                if let Some(item) = self.decode_buffered() {
+                    break item;
+                }
+                if self.ended {
+                    return Err(ReadEnd::Closed);
+                }
+                // Nothing complete is buffered: responses gathered so far go out now.
+                if client.flush().await.is_err() {
+                    return Err(ReadEnd::Closed);
+                }
+                match self.fill(deadline, shutdown).await {
+                    Fill::Data => {}
+                    Fill::TimedOut => return Ok(Err(RecvError::Timeout)),
+                    Fill::Closed => {
+                        self.ended = true;
+                        return Err(ReadEnd::Closed);
+                    }
+                }
+            },
+        };
+        // Decode the next one too if its bytes are here: its presence lets responses be
+        // gathered into one write.
+        if !self.buf.is_empty() {
+            self.ahead = self.decode_buffered();
+        }
+        Ok(item.map_err(RecvError::Parse))
+    }
+
+    async fn fill(&mut self, deadline: Option<Instant>, shutdown: &CancellationToken) -> Fill {
+        if self.buf.capacity() - self.buf.len() < MIN_READ {
+            let want = self
+                .buf
+                .len()
+                .clamp(INITIAL_READ, self.max_recv_size.max(MIN_READ));
+            self.buf.reserve(want);
+        }
+        let mut limited = (&mut self.buf).limit(self.max_recv_size);
+        let read = self.io.read_buf(&mut limited);
+        let sleep = deadline.map(tokio::time::sleep_until);
+        let mut read = std::pin::pin!(read);
+        let mut sleep = std::pin::pin!(sleep);
+        let mut cancelled = std::pin::pin!(shutdown.cancelled());
+        poll_fn(|cx| {
+            if let Poll::Ready(result) = read.as_mut().poll(cx) {
+                return Poll::Ready(match result {
+                    Ok(0) => Fill::Closed,
+                    Ok(_) => Fill::Data,
+                    Err(e) => {
+                        if !is_disconnect(&e) {
+                            tracing::debug!(error = %e, "read failed, closing the connection");
+                        }
+                        Fill::Closed
+                    }
+                });
+            }
+            if cancelled.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Fill::Closed);
+            }
+            if let Some(sleep) = sleep.as_mut().as_pin_mut()
+                && sleep.poll(cx).is_ready()
+            {
+                return Poll::Ready(Fill::TimedOut);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+enum Fill {
+    Data,
+    TimedOut,
+    Closed,
+}
+
+/// How a generator run ended.
+enum Outcome {
+    /// The body returned `Ok` after receiving at least one request.
+    Finished,
+    /// The body returned `Ok` without ever waiting for a request.
+    FinishedEarly,
+    /// The connection must end (peer gone, error or panic logged, client closed, shutdown).
+    Stop,
+}
+
+/// Everything one connection task needs.
+pub(crate) struct Connection<'c, H: StreamRequestHandler, R, D: Decoder> {
+    pub(crate) handler: &'c H,
+    pub(crate) client: &'c StreamClient<H::Response>,
+    pub(crate) reader: RequestReader<R, D>,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl<H, R, D> Connection<'_, H, R, D>
+where
+    H: StreamRequestHandler,
+    R: AsyncRead + Unpin,
+    D: Decoder<Item = H::Request, Error = ProtocolError>,
+{
+    /// Serves the client until the connection ends, then runs `on_disconnection`.
+    pub(crate) async fn run(mut self) {
+        self.serve().await;
+        self.client.mark_closing();
+        let handler = self.handler;
+        let client = self.client;
+        let hook = AssertUnwindSafe(handler.on_disconnection(client)).catch_unwind();
+        if tokio::time::timeout(self.shutdown_timeout.max(Duration::from_secs(1)), hook)
+            .await
+            .map(|r| r.is_err())
+            .unwrap_or(false)
+        {
+            tracing::error!(client = %client.remote_addr(), "on_disconnection panicked");
+        }
+        client.finish().await;
+    }
+
+    async fn serve(&mut self) {
+        match self.handler.__on_connection_handler(self.client) {
+            Some(hook) => {
+                if let Outcome::Stop = self.drive(hook, "on_connection").await {
+                    return;
+                }
+            }
+            None => {
+                let hook = AssertUnwindSafe(self.handler.on_connection(self.client)).catch_unwind();
+                let failure = match hook.await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) => Some(error.to_string()),
+                    Err(panic) => Some(format!("panicked: {}", panic_message(&*panic))),
+                };
+                if let Some(error) = failure {
+                    tracing::error!(
+                        client = %self.client.remote_addr(),
+                        error = %error,
+                        "on_connection failed, closing the connection"
+                    );
+                    return;
+                }
+            }
+        }
+        while !self.client.is_closing() {
+            let generator = self.handler.handle(self.client);
+            match self.drive(generator, "handle").await {
+                Outcome::Finished => {}
+                Outcome::FinishedEarly => {
+                    tracing::debug!(
+                        client = %self.client.remote_addr(),
+                        "handle returned before its first recv!(): closing the connection"
+                    );
+                    return;
+                }
+                Outcome::Stop => return,
+            }
+        }
+    }
+
+    /// Drives one generator to its end.
+    async fn drive(&mut self, mut generator: Handler<'_, H::Request>, hook: &str) -> Outcome {
+        let mut received = false;
+        loop {
+            let step = match resume(
+                &mut generator,
+                self.client,
+                &self.shutdown,
+                self.shutdown_timeout,
+            )
+            .await
+            {
+                Some(step) => step,
+                None => return Outcome::Stop,
+            };
+            match step {
+                Step::Recv(params) => {
+                    if self.client.is_closing() {
+                        return Outcome::Stop;
+                    }
+                    let next = self
+                        .reader
+                        .next_request(params.timeout, &self.shutdown, self.client)
+                        .await;
+                    match next {
+                        Ok(item) => {
+                            self.client.set_batching(self.reader.has_buffered_request());
+                            generator.deliver(item);
+                            received = true;
+                        }
+                        Err(ReadEnd::Closed) => return Outcome::Stop,
+                    }
+                }
+                Step::Done(Ok(())) if received => return Outcome::Finished,
+                Step::Done(Ok(())) => return Outcome::FinishedEarly,
+                Step::Done(Err(error)) => {
+                    tracing::error!(
+                        client = %self.client.remote_addr(),
+                        error = %error,
+                        "{hook} failed, closing the connection"
+                    );
+                    return Outcome::Stop;
+                }
+            }
+        }
+    }
+}
+
+/// Resumes the generator, catching panics, and giving up on it `shutdown_timeout`
+/// after a shutdown began. `None`: the generator must be dropped and the connection
+/// closed.
+async fn resume<Request: Send + 'static, Response>(
+    generator: &mut Handler<'_, Request>,
+    client: &StreamClient<Response>,
+    shutdown: &CancellationToken,
+    shutdown_timeout: Duration,
+) -> Option<Step> {
+    let resumed = AssertUnwindSafe(generator.resume()).catch_unwind();
+    let mut resumed = std::pin::pin!(resumed);
+    // Fast path: most resumes complete at once (the response was written).
+    let grace = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(shutdown_timeout).await;
+    };
+    let mut grace = std::pin::pin!(grace);
+    let outcome = poll_fn(|cx| {
+        if let Poll::Ready(r) = resumed.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        if grace.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await;
+    match outcome {
+        Some(Ok(step)) => Some(step),
+        Some(Err(panic)) => {
+            let message = panic_message(&*panic);
+            tracing::error!(
+                client = %client.remote_addr(),
+                panic = %message,
+                "request handler panicked, closing the connection"
+            );
+            None
+        }
+        None => {
+            tracing::warn!(
+                client = %client.remote_addr(),
+                "request handler still busy after the shutdown timeout, dropping it"
+            );
+            None
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
