@@ -75,6 +75,11 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Lets `#[handler]` expansions (which name `::easynet::__private`) work in this crate's
+// own unit tests too.
+#[cfg(test)]
+extern crate self as easynet;
+
 mod client;
 mod error;
 mod handler;

@@ -1,14 +1,19 @@
 //! Helpers shared by easynet's integration tests: start a server in the background,
 //! talk to it with raw sockets, find the Python interpreter for interop tests.
 
+pub mod logs;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use easynet::{ServerError, StreamProtocol, StreamRequestHandler, TcpServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::JoinHandle;
 
 /// The longest any single step of a test may take before the test fails.
@@ -146,7 +151,15 @@ impl RawPeer {
 /// interpreter fails the test: interop tests never skip.
 pub fn python() -> PathBuf {
     if let Some(path) = std::env::var_os("EASYNET_PYTHON") {
-        return PathBuf::from(path);
+        let path = PathBuf::from(path);
+        // A bare name (`python3`) is looked up in PATH when run; a path must exist.
+        assert!(
+            path.components().count() == 1 || path.exists(),
+            "EASYNET_PYTHON={} does not exist: point it to a Python with easynetwork==1.2.0, \
+             or unset it and run `bash tests/run.sh` (it creates tests/.venv)",
+            path.display()
+        );
+        return path;
     }
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     assert!(
@@ -161,4 +174,241 @@ pub fn python() -> PathBuf {
 /// The directory of the Python peer scripts used by interop tests.
 pub fn python_scripts() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
+}
+
+/// The directory of the example binaries (`echo_server`, `echo_client`, ...), from
+/// `EASYNET_EXAMPLES_DIR` (`tests/run.sh` builds them and sets it).
+///
+/// Fails the test if the variable is unset: tests that run examples never skip.
+pub fn examples_dir() -> PathBuf {
+    match std::env::var_os("EASYNET_EXAMPLES_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => panic!(
+            "EASYNET_EXAMPLES_DIR is not set: run `bash tests/run.sh`, or build the examples \
+             (`cargo build -p easynet-examples --examples`) and set it to the directory that \
+             holds them (target/debug/examples)"
+        ),
+    }
+}
+
+/// The path of the example binary `name` in [`examples_dir`]; fails the test if it is
+/// missing.
+pub fn example_binary(name: &str) -> PathBuf {
+    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "example binary {} is missing: build it with `cargo build -p easynet-examples \
+         --examples` (EASYNET_EXAMPLES_DIR must point to the directory that holds it)",
+        path.display()
+    );
+    path
+}
+
+/// How long a whole child-process run (a Python peer script) may take before the test
+/// fails. Longer than [`STEP`]: a peer runs many steps, and starting Python takes time.
+pub const PROCESS_STEP: Duration = Duration::from_secs(60);
+
+/// A command that runs the Python peer `script` of [`python_scripts`] with the
+/// interpreter of [`python`] (fails the test if either is missing).
+///
+/// The child is killed if the command's future or [`ServerProcess`] is dropped.
+pub fn python_script(script: &str) -> Command {
+    let interpreter = python();
+    let path = python_scripts().join(script);
+    assert!(
+        path.is_file(),
+        "missing Python peer script {}",
+        path.display()
+    );
+    let mut command = Command::new(interpreter);
+    command
+        .arg(path)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    command
+}
+
+/// What a finished child process printed, and how it exited.
+#[derive(Debug)]
+pub struct ProcessOutput {
+    /// What the process was (for messages).
+    pub what: String,
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+impl ProcessOutput {
+    /// Fails the test, showing both outputs, unless the process exited with status 0.
+    pub fn assert_success(&self) -> &Self {
+        assert!(
+            self.status.success(),
+            "{} failed ({}):\n--- stderr ---\n{}\n--- stdout ---\n{}",
+            self.what,
+            self.status,
+            self.stderr.trim_end(),
+            self.stdout.trim_end()
+        );
+        self
+    }
+
+    /// The JSON object of the peer's success line `<name> OK {...}` (the Python peers'
+    /// summary); fails the test if the process failed or printed no such line.
+    pub fn summary(&self, name: &str) -> serde_json::Value {
+        self.assert_success();
+        let prefix = format!("{name} OK ");
+        let line = self
+            .stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| {
+                panic!("{} printed no `{prefix}` line:\n{}", self.what, self.stdout)
+            });
+        serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("bad summary from {}: {line:?}: {e}", self.what))
+    }
+}
+
+/// Runs `command` to its end (stdin closed, outputs captured), failing the test if it
+/// takes longer than [`PROCESS_STEP`] (the child is then killed).
+pub async fn run_process(mut command: Command, what: &str) -> ProcessOutput {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(PROCESS_STEP, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {PROCESS_STEP:?}"))
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    ProcessOutput {
+        what: what.to_owned(),
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A server running in a child process: an example binary or a Python peer. It is
+/// killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    stderr_done: JoinHandle<()>,
+    what: String,
+    /// The address it listens on, from its `... listening on HOST:PORT` line.
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `command` and waits (at most [`STEP`]) for its first stdout line, which
+    /// must end with `listening on HOST:PORT`. Its outputs are collected in the
+    /// background (a chatty child never blocks on a full pipe); its stdin stays open
+    /// until [`stop`](Self::stop).
+    pub async fn spawn(mut command: Command, what: &str) -> ServerProcess {
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let stdin = child.stdin.take();
+        let stdout_pipe = child.stdout.take().expect("piped stdout");
+        let (stderr, stderr_done) = collect(child.stderr.take().expect("piped stderr"));
+
+        let mut lines = BufReader::new(stdout_pipe);
+        let mut first = String::new();
+        let read = tokio::time::timeout(STEP, lines.read_line(&mut first)).await;
+        let stderr_now = || stderr.lock().unwrap().clone();
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            Ok(Ok(_)) => panic!(
+                "{what} exited before it was ready ({:?}):\n{}",
+                child.try_wait(),
+                stderr_now()
+            ),
+            Ok(Err(e)) => panic!("cannot read the output of {what}: {e}"),
+            Err(_) => panic!(
+                "{what} printed no `listening on` line within {STEP:?}:\n{}",
+                stderr_now()
+            ),
+        }
+        let addr = first
+            .trim_end()
+            .rsplit_once("listening on ")
+            .and_then(|(_, addr)| addr.parse::<SocketAddr>().ok())
+            .unwrap_or_else(|| {
+                panic!("{what}: expected a first line `... listening on HOST:PORT`, got {first:?}")
+            });
+        ServerProcess {
+            child,
+            stdin,
+            stdout: collect(lines).0,
+            stderr,
+            stderr_done,
+            what: what.to_owned(),
+            addr,
+        }
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// What the server wrote on stdout after its `listening on` line, so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Closes the server's stdin (the Python peers stop on it) and waits, at most
+    /// [`STEP`], for it to exit; fails the test if it does not, or exits with an error.
+    /// Returns what it wrote on stderr.
+    pub async fn stop(mut self) -> String {
+        drop(self.stdin.take());
+        let status = tokio::time::timeout(STEP, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not stop within {STEP:?}", self.what))
+            .expect("wait for the server process");
+        // Its stderr is complete once the collector has seen the end of the pipe.
+        let _ = tokio::time::timeout(STEP, &mut self.stderr_done).await;
+        let stderr = self.stderr();
+        assert!(
+            status.success(),
+            "{} exited with {status}:\n{stderr}",
+            self.what
+        );
+        stderr
+    }
+}
+
+/// Reads `pipe` to its end in the background, into a shared string.
+fn collect<R>(pipe: R) -> (Arc<Mutex<String>>, JoinHandle<()>)
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&text);
+    let task = tokio::spawn(async move {
+        let mut reader = BufReader::new(pipe);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => sink
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf)),
+            }
+        }
+    });
+    (text, task)
 }

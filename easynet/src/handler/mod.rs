@@ -9,6 +9,7 @@ mod context;
 mod generator;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use context::Context;
@@ -146,11 +147,49 @@ pub trait StreamRequestHandler: Send + Sync + 'static {
     /// first connection is accepted: the service's set-up.
     ///
     /// `exit_stack` is the analog of Python's `AsyncExitStack`: spawn background tasks
-    /// and register clean-ups on it; at shutdown the tasks stop and the clean-ups run in
-    /// reverse order. [`ClientLocal`] values set here are copied into every client's
-    /// context. An error stops the server: `serve_forever` returns it.
+    /// and register clean-ups on it; at shutdown (after every client task has ended) the
+    /// tasks stop and the clean-ups run, in reverse order. The handler comes as an
+    /// `Arc<Self>` so that tasks and clean-ups can keep it:
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use easynet::{handler, recv, ExitStack, HandlerError, ServerHandle, StreamClient, StreamRequestHandler};
+    /// struct Service;
+    ///
+    /// impl Service {
+    ///     async fn service_actions(&self) {
+    ///         loop {
+    ///             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    ///             // Do some stuff each second in background.
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// impl StreamRequestHandler for Service {
+    ///     # type Request = String;
+    ///     # type Response = String;
+    ///     # #[handler]
+    ///     # async fn handle(&self, client: &StreamClient<String>) -> Result<(), HandlerError> {
+    ///     #     recv!()?;
+    ///     #     Ok(())
+    ///     # }
+    ///     async fn service_init(
+    ///         self: Arc<Self>,
+    ///         exit_stack: &mut ExitStack,
+    ///         _server: &ServerHandle,
+    ///     ) -> Result<(), HandlerError> {
+    ///         exit_stack.callback(|| println!("Service stopped"));
+    ///         exit_stack.spawn(async move { self.service_actions().await });
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// [`ClientLocal`] values set here are copied into every client's context. An error
+    /// stops the server: `serve_forever` returns it, after the clean-ups registered so far
+    /// have run.
     fn service_init<'a>(
-        &'a self,
+        self: Arc<Self>,
         exit_stack: &'a mut ExitStack,
         server: &'a ServerHandle,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {

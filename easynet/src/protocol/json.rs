@@ -23,6 +23,12 @@ use crate::error::{ParseError, ProtocolError};
 /// A line that is not valid JSON for `T` (or not valid UTF-8) is a parse error, and so is
 /// a line over the frame limit (64 KiB by default); in both cases the line is discarded
 /// and the next one is decoded normally.
+///
+/// Numbers: `serde_json::Value` holds integers beyond the 64-bit range (which Python
+/// sends for its big ints) as `f64`, losing digits. To keep them, decode into a type that
+/// does: `Box<serde_json::value::RawValue>` keeps a document's exact text (what the
+/// `echo_server` example does), or a `String` field for an identifier. NaN and Infinity,
+/// which Python's `json` emits for such floats, are not JSON and are parse errors.
 pub struct JsonLines<T> {
     framer: LineFramer,
     _packet: PhantomData<fn() -> T>,

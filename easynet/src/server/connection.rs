@@ -130,10 +130,12 @@ where
 
     async fn fill(&mut self, deadline: Option<Instant>, shutdown: &CancellationToken) -> Fill {
         if self.buf.capacity() - self.buf.len() < MIN_READ {
+            // Grow with the frame being received, but never past one read's worth.
             let want = self
                 .buf
                 .len()
-                .clamp(INITIAL_READ, self.max_recv_size.max(MIN_READ));
+                .max(INITIAL_READ)
+                .min(self.max_recv_size.max(MIN_READ));
             self.buf.reserve(want);
         }
         let mut limited = (&mut self.buf).limit(self.max_recv_size);
@@ -360,5 +362,92 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::Context;
+
+    use bytes::Bytes;
+    use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+    use super::*;
+    use crate::{BytesLines, HandlerError, handler, recv};
+
+    /// Records every write call separately.
+    #[derive(Clone, Default)]
+    struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+    impl AsyncWrite for Writes {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.0.lock().unwrap().push(buf.to_vec());
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// One generator per request, as in the how-to's simplest handler.
+    struct Echo;
+
+    impl StreamRequestHandler for Echo {
+        type Request = Bytes;
+        type Response = Bytes;
+
+        #[handler]
+        async fn handle(&self, client: &StreamClient<Bytes>) -> Result<(), HandlerError> {
+            let line = recv!()?;
+            client.send_packet(&line).await?;
+            Ok(())
+        }
+    }
+
+    async fn echo_through(requests: &[u8]) -> Vec<Vec<u8>> {
+        let (mut peer, server_side) = tokio::io::duplex(64 * 1024);
+        let writes = Writes::default();
+        let client = StreamClient::new(
+            Box::new(writes.clone()),
+            Box::new(BytesLines::new()),
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+            true,
+        );
+        let connection = Connection {
+            handler: &Echo,
+            client: &client,
+            reader: RequestReader::new(server_side, BytesLines::new(), 16 * 1024),
+            shutdown: CancellationToken::new(),
+            shutdown_timeout: Duration::from_secs(1),
+        };
+        peer.write_all(requests).await.unwrap();
+        peer.shutdown().await.unwrap();
+        connection.run().await;
+        writes.0.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn responses_to_buffered_requests_go_out_in_one_write() {
+        let writes = echo_through(b"a\nbb\nccc\ndddd\neeeee\n").await;
+        assert_eq!(writes, [b"a\nbb\nccc\ndddd\neeeee\n".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn a_partial_request_does_not_hold_back_responses() {
+        // The last line is incomplete: the four answers are written before waiting for it.
+        let writes = echo_through(b"1\n2\n3\n4\npartial").await;
+        assert_eq!(writes, [b"1\n2\n3\n4\n".to_vec()]);
     }
 }

@@ -137,7 +137,7 @@ impl fmt::Debug for ServerHandle {
 }
 
 struct Inner<H, P> {
-    handler: H,
+    handler: Arc<H>,
     protocol: P,
     options: ServerOptions,
     listeners: Mutex<Option<Vec<TcpListener>>>,
@@ -302,7 +302,7 @@ where
         };
         Ok(TcpServer {
             inner: Arc::new(Inner {
-                handler: self.handler,
+                handler: Arc::new(self.handler),
                 protocol: self.protocol,
                 options: self.options,
                 listeners: Mutex::new(Some(listeners)),
@@ -402,9 +402,11 @@ where
         if let Some(error) = refused {
             return Err(error);
         }
-        let result = self.serve_inner().await;
-        handle.state.send_replace(State::Closed);
-        result
+        // Whether serve_inner returns or this future is dropped mid-way, the server ends
+        // up closed: waiters of `shutdown`/`wait_serving` are released, and client tasks
+        // (owned by serve_inner's JoinSet) are aborted with it.
+        let _closed = CloseOnDrop(handle);
+        self.serve_inner().await
     }
 
     async fn serve_inner(&self) -> Result<(), ServerError> {
@@ -419,7 +421,7 @@ where
 
         let mut exit_stack = ExitStack::new();
         let (init, template) = Context::default()
-            .scope(inner.handler.service_init(&mut exit_stack, &inner.handle))
+            .scope(Arc::clone(&inner.handler).service_init(&mut exit_stack, &inner.handle))
             .await;
         if let Err(e) = init {
             exit_stack.close().await;
@@ -437,7 +439,14 @@ where
             let accepted = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+                Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(e) = ended
+                        && e.is_panic()
+                    {
+                        tracing::error!(error = %e, "a client task panicked");
+                    }
+                    continue;
+                }
                 accepted = accept_any(&listeners) => accepted,
             };
             match accepted {
@@ -506,7 +515,7 @@ where
             nodelay,
         );
         let connection = Connection {
-            handler: &inner.handler,
+            handler: &*inner.handler,
             client: &client,
             reader: RequestReader::new(read, inner.protocol.clone(), inner.options.max_recv_size),
             shutdown: inner.handle.inner.shutdown.clone(),
@@ -518,6 +527,16 @@ where
         } else {
             tracing::debug!(client = %remote, "connection closed");
         }
+    }
+}
+
+/// Marks the server closed when `serve_forever` ends, even by being dropped.
+struct CloseOnDrop<'a>(&'a HandleInner);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.shutdown.cancel();
+        self.0.state.send_replace(State::Closed);
     }
 }
 

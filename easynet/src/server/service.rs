@@ -21,6 +21,10 @@ enum Entry {
 /// server shuts down (after every client task has ended), the entries are unwound in
 /// reverse order of registration: a task is stopped (aborted, then awaited), a clean-up
 /// is run and awaited.
+///
+/// If the `serve_forever` future is dropped instead of shut down, the stack is unwound
+/// as far as a destructor can: tasks are aborted, callbacks run, and async clean-ups are
+/// spawned on the current runtime (if there is one) rather than awaited.
 #[derive(Default)]
 pub struct ExitStack {
     entries: Vec<Entry>,
@@ -71,7 +75,7 @@ impl ExitStack {
     }
 
     /// Unwinds every entry, last registered first.
-    pub(crate) async fn close(mut self) {
+    pub(crate) async fn close(&mut self) {
         while let Some(entry) = self.entries.pop() {
             match entry {
                 Entry::Callback(callback) => callback(),
@@ -84,6 +88,23 @@ impl ExitStack {
                         tracing::error!(error = %e, "service background task panicked");
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Drop for ExitStack {
+    fn drop(&mut self) {
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        while let Some(entry) = self.entries.pop() {
+            match entry {
+                Entry::Callback(callback) => callback(),
+                Entry::Async(cleanup) => {
+                    if let Some(runtime) = &runtime {
+                        runtime.spawn(cleanup);
+                    }
+                }
+                Entry::Task(handle) => handle.abort(),
             }
         }
     }
