@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 venv="$root/tests/.venv"
-if ! "$venv/bin/python" -c 'import easynetwork, sys; sys.exit(easynetwork.__version__ != "1.2.0")' 2>/dev/null; then
+# easynetwork with its cbor and msgpack extras (the CBOR and MessagePack interop tests).
+if ! "$venv/bin/python" -c 'import easynetwork, cbor2, msgpack, sys; sys.exit(easynetwork.__version__ != "1.2.0")' 2>/dev/null; then
     echo "setting up the Python interop environment in $venv"
     python3 -m venv --clear "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt

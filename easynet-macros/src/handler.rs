@@ -518,7 +518,7 @@ mod tests {
         );
         assert_eq!(out.matches("@ __easynet_suspend").count(), 4, "{out}");
         assert!(!out.contains("compile_error"), "{out}");
-        assert!(out.contains("Handler :: new"), "{out}");
+        assert!(out.contains(":: new (move |"), "{out}");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! bytes on the socket
-//!   -> transport   (TCP sockets: listening, accepting, TCP_NODELAY)
+//!   -> transport   (TCP sockets: listening, accepting, TCP_NODELAY; TLS: feature `tls`)
 //!   -> protocol    (tokio-util codecs: bytes <-> packets, with a frame size limit)
 //!   -> server      (accept loop, one task per client, drives the handler's generators)
 //!   -> handler     (your #[handler] code: let request = recv!()?; ...)
@@ -84,6 +84,7 @@ mod client;
 mod error;
 mod handler;
 mod protocol;
+mod serializers;
 mod server;
 mod transport;
 
@@ -93,12 +94,52 @@ pub use handler::{
     ClientLocal, ContextError, Handler, IntoHandlerResult, IntoTimeout, RecvError,
     StreamRequestHandler,
 };
+#[cfg(feature = "bincode")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
+pub use protocol::Bincode;
+#[cfg(feature = "cbor")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cbor")))]
+pub use protocol::Cbor;
 #[cfg(feature = "json")]
 pub use protocol::JsonLines;
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use protocol::JsonStream;
+#[cfg(feature = "msgpack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
+pub use protocol::MsgPack;
 pub use protocol::{BytesLines, DEFAULT_MAX_FRAME_SIZE, Newline, StreamProtocol, StringLines};
+pub use protocol::{
+    Converted, FixedSize, FixedSizePacket, LengthPrefixed, PacketConverter, Stapled,
+};
+#[cfg(feature = "cbor")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cbor")))]
+pub use serializers::CborSerializer;
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use serializers::JsonSerializer;
+#[cfg(feature = "msgpack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
+pub use serializers::MsgPackSerializer;
+#[cfg(feature = "bz2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bz2")))]
+pub use serializers::wrapper::Bz2;
+#[cfg(feature = "zlib")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zlib")))]
+pub use serializers::wrapper::Zlib;
+#[cfg(feature = "base64")]
+#[cfg_attr(docsrs, doc(cfg(feature = "base64")))]
+pub use serializers::wrapper::{Alphabet, Base64, InvalidKey};
+#[cfg(feature = "bincode")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
+pub use serializers::{BINCODE_ALLOCATION_LIMIT, BincodeSerializer};
+pub use serializers::{PacketDeserializer, PacketSerializer, StringSerializer};
 pub use server::{
     ExitStack, ServerError, ServerHandle, ServerOptions, StreamClient, TcpServer, TcpServerBuilder,
 };
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use transport::tls;
 
 /// Turns an `async fn` with `recv!()` points into a request handler's generator.
 ///

@@ -1,55 +1,65 @@
-//! A JSON-lines echo server, the server side of the how-to's "An Echo Client/Server Over
+//! An echo server, the server side of the how-to's "An Echo Client/Server Over
 //! TCP": a tool for trying easynet by hand and for the tests.
 //!
 //! ```text
 //! cargo run --release -p easynet-examples --example echo_server -- --port PORT [--host HOST]
+//!     [--format NAME] [--tls-cert FILE --tls-key FILE]
 //! ```
 //!
-//! Every packet (one JSON document per line) is checked and sent back unchanged, byte for
-//! byte: it is decoded as a `serde_json::value::RawValue`, so key order, number spelling
+//! By default, every packet (one JSON document per line) is checked and sent back
+//! unchanged, byte for byte: it is decoded as a `serde_json::value::RawValue`, so key order, number spelling
 //! and integers beyond 64 bits (Python's big ints) survive. A line that is not valid JSON,
 //! or is longer than 64 KiB, is answered with `{"error": "<why>"}` and the connection
 //! stays open. On startup it prints `echo_server listening on HOST:PORT`
 //! (the real port with `--port 0`); it runs until Ctrl-C (or SIGTERM), then shuts down
 //! cleanly. Logs go to stderr (`RUST_LOG` sets the level, default `info`).
+//!
+//! `--format NAME` picks the wire format (default `json`, JSON lines): `json-nolines`,
+//! `lines`, `cbor`, `msgpack`, `bincode`, `base64-json`, `zlib-json`, `bz2-json` (see
+//! `easynet_examples::formats`). In every format a packet is sent back as received (JSON
+//! documents byte for byte), and one that fails to decode or is too large is answered
+//! with `{"error": "<why>"}` (in `lines`, the line `error: <why>`); the connection stays
+//! open wherever the format lets the next packet be found.
+//!
+//! With `--tls-cert FILE --tls-key FILE` (a PEM certificate chain and its private key) it
+//! serves TLS instead of plain TCP: the how-to's `ssl=ssl_context`.
 
 use std::io::Write;
+use std::marker::PhantomData;
 
 use clap::Parser;
 use easynet::{
-    BoxError, HandlerError, JsonLines, RecvError, StreamClient, StreamRequestHandler, TcpServer,
-    handler, recv,
+    BoxError, HandlerError, RecvError, StreamClient, StreamProtocol, StreamRequestHandler,
+    TcpServer, handler, recv,
 };
 use easynet_examples::Endpoint;
-use serde_json::json;
-use serde_json::value::RawValue;
+use easynet_examples::formats::{EchoPacket, FormatArgs, WithProtocol, with_server_protocol};
 
-/// A JSON-lines echo server: every packet is sent back, bad ones get `{"error": ..}`.
+/// An echo server: every packet is sent back, bad ones get `{"error": ..}`.
 #[derive(Parser)]
 struct Args {
     #[command(flatten)]
     endpoint: Endpoint,
+    #[command(flatten)]
+    format: FormatArgs,
+    #[command(flatten)]
+    tls: easynet_examples::ServerTlsArgs,
 }
 
-struct EchoRequestHandler;
+/// Sends every packet back; answers one that fails to decode with an error packet.
+struct EchoRequestHandler<T>(PhantomData<fn() -> T>);
 
-/// A valid JSON document, kept as the exact text received.
-type Packet = Box<RawValue>;
-
-impl StreamRequestHandler for EchoRequestHandler {
-    type Request = Packet;
-    type Response = Packet;
+impl<T: EchoPacket> StreamRequestHandler for EchoRequestHandler<T> {
+    type Request = T;
+    type Response = T;
 
     #[handler]
-    async fn handle(&self, client: &StreamClient<Packet>) -> Result<(), HandlerError> {
+    async fn handle(&self, client: &StreamClient<T>) -> Result<(), HandlerError> {
         match recv!() {
             Ok(packet) => client.send_packet(&packet).await?,
             Err(RecvError::Parse(error)) => {
                 tracing::debug!(client = %client.remote_addr(), %error, "bad packet");
-                let error = json!({"error": error.to_string()});
-                client
-                    .send_packet(&serde_json::value::to_raw_value(&error)?)
-                    .await?;
+                client.send_packet(&T::error(error.to_string())).await?;
             }
             Err(error) => return Err(error.into()),
         }
@@ -57,39 +67,54 @@ impl StreamRequestHandler for EchoRequestHandler {
     }
 }
 
+/// Serves the echo handler with the protocol of `--format`.
+struct Serve(Args);
+
+impl WithProtocol for Serve {
+    type Output = Result<(), BoxError>;
+
+    async fn run<T, P>(self, protocol: P) -> Result<(), BoxError>
+    where
+        T: EchoPacket,
+        P: StreamProtocol<T, T>,
+    {
+        let Serve(args) = self;
+        let Endpoint { host, port } = args.endpoint;
+        let builder = TcpServer::builder(protocol, EchoRequestHandler::<T>(PhantomData))
+            .host(host)
+            .port(port);
+        let server = args.tls.apply(builder)?.bind().await?;
+        // Catch Ctrl-C from now on, before we say we are listening.
+        let interrupted = easynet_examples::interrupted()?;
+        let mut server_task = tokio::spawn({
+            let server = server.clone();
+            async move { server.serve_forever().await }
+        });
+        if server.wait_serving().await {
+            let mut stdout = std::io::stdout().lock();
+            writeln!(
+                stdout,
+                "echo_server listening on {}",
+                server.local_addrs()[0]
+            )?;
+            stdout.flush()?;
+        }
+
+        tokio::select! {
+            // The server stopped by itself: report why.
+            result = &mut server_task => return Ok(result??),
+            () = interrupted => {}
+        }
+        tracing::info!("interrupted, shutting down");
+        server.shutdown().await;
+        server_task.await??;
+        Ok(())
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     easynet_examples::init_tracing("info");
-    let Endpoint { host, port } = Args::parse().endpoint;
-
-    let server = TcpServer::builder(JsonLines::new(), EchoRequestHandler)
-        .host(host)
-        .port(port)
-        .bind()
-        .await?;
-    // Catch Ctrl-C from now on, before we say we are listening.
-    let interrupted = easynet_examples::interrupted()?;
-    let mut server_task = tokio::spawn({
-        let server = server.clone();
-        async move { server.serve_forever().await }
-    });
-    if server.wait_serving().await {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(
-            stdout,
-            "echo_server listening on {}",
-            server.local_addrs()[0]
-        )?;
-        stdout.flush()?;
-    }
-
-    tokio::select! {
-        // The server stopped by itself: report why.
-        result = &mut server_task => return Ok(result??),
-        () = interrupted => {}
-    }
-    tracing::info!("interrupted, shutting down");
-    server.shutdown().await;
-    server_task.await??;
-    Ok(())
+    let args = Args::parse();
+    with_server_protocol(args.format.format, Serve(args)).await
 }

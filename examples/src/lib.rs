@@ -4,11 +4,18 @@
 //! Each example in `examples/` mirrors one section of easynetwork's "TCP Servers" how-to;
 //! run one with `cargo run -p easynet-examples --example <name>`.
 
+pub mod formats;
+
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use easynet::{BoxError, ServerError, StreamProtocol, StreamRequestHandler, TcpServer};
+use easynet::tls::{ClientTls, TlsError};
+use easynet::{
+    BoxError, ProtocolError, ServerError, StreamProtocol, StreamRequestHandler, TcpClient,
+    TcpServer, TcpServerBuilder,
+};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
@@ -110,6 +117,96 @@ pub struct Endpoint {
     /// The TCP port (for the server, 0 picks a free one).
     #[arg(long)]
     pub port: u16,
+}
+
+/// The TLS options of a server tool: `--tls-cert FILE --tls-key FILE` (PEM files: the
+/// certificate chain, then its private key). Without them the server speaks plain TCP.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerTlsArgs {
+    /// Serve TLS with this certificate chain (PEM; needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ServerTlsArgs {
+    /// Turns TLS on in `builder` when `--tls-cert` and `--tls-key` were given.
+    ///
+    /// # Errors
+    /// A file cannot be read or parsed, or the key does not match the certificate; the
+    /// message says which.
+    pub fn apply<H, P>(
+        &self,
+        builder: TcpServerBuilder<H, P>,
+    ) -> Result<TcpServerBuilder<H, P>, BoxError>
+    where
+        H: StreamRequestHandler,
+        P: StreamProtocol<H::Response, H::Request>,
+    {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                let config = easynet::tls::server_config_from_pem(cert, key)
+                    .map_err(|e| format!("cannot load --tls-cert/--tls-key: {e}"))?;
+                Ok(builder.tls(config))
+            }
+            _ => Ok(builder),
+        }
+    }
+}
+
+/// The TLS options of a client tool: `--tls [--ca FILE] [--insecure]`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClientTlsArgs {
+    /// Connect with TLS; the server's certificate must chain to the built-in roots
+    /// (Mozilla's), or to --ca, and be valid for --host.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: trust this CA certificate (PEM) instead of the built-in roots.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<PathBuf>,
+    /// With --tls: DANGEROUS, accept any server certificate (still encrypted, not
+    /// authenticated). For tests only.
+    #[arg(long, requires = "tls", conflicts_with = "ca")]
+    pub insecure: bool,
+}
+
+impl ClientTlsArgs {
+    /// The client TLS settings these options ask for; `None` without `--tls`.
+    pub fn settings(&self) -> Result<Option<ClientTls>, TlsError> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let mut builder = ClientTls::builder().dangerous_accept_invalid_certs(self.insecure);
+        if let Some(ca) = &self.ca {
+            builder = builder.ca_file(ca)?;
+        }
+        builder.build().map(Some)
+    }
+
+    /// Connects to `host:port`, with TLS if `--tls` was given; connecting (and the TLS
+    /// handshake) gives up after `timeout`.
+    pub async fn connect<P>(
+        &self,
+        host: &str,
+        port: u16,
+        protocol: P,
+        timeout: Duration,
+    ) -> Result<TcpClient<P>, BoxError>
+    where
+        P: tokio_util::codec::Decoder<Error = ProtocolError> + Clone,
+    {
+        let Some(tls) = self.settings()? else {
+            return Ok(TcpClient::connect_timeout((host, port), protocol, timeout).await?);
+        };
+        match tokio::time::timeout(timeout, TcpClient::connect_tls(host, port, protocol, &tls))
+            .await
+        {
+            Ok(client) => Ok(client?),
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out").into()),
+        }
+    }
 }
 
 /// A command-line argument as a JSON packet: the argument parsed as JSON, or, if it is

@@ -1,7 +1,9 @@
 //! Helpers shared by easynet's integration tests: start a server in the background,
 //! talk to it with raw sockets, find the Python interpreter for interop tests.
 
+pub mod fuzz;
 pub mod logs;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

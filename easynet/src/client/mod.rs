@@ -3,12 +3,14 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_core::Stream;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Mutex;
@@ -40,15 +42,84 @@ pub enum ClientError {
     Io(#[from] io::Error),
 }
 
+#[cfg(feature = "tls")]
+type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// The read half of the connection: a plain TCP socket's, or a TLS stream's. An enum
+/// rather than a boxed trait object, so the plain path reads the socket directly.
+enum ReadIo {
+    Tcp(OwnedReadHalf),
+    #[cfg(feature = "tls")]
+    Tls(tokio::io::ReadHalf<TlsStream>),
+}
+
+impl AsyncRead for ReadIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ReadIo::Tcp(io) => Pin::new(io).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            ReadIo::Tls(io) => Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+/// The write half of the connection, as [`ReadIo`].
+enum WriteIo {
+    Tcp(OwnedWriteHalf),
+    #[cfg(feature = "tls")]
+    Tls {
+        io: tokio::io::WriteHalf<TlsStream>,
+        shutdown_timeout: Duration,
+    },
+}
+
+impl WriteIo {
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            WriteIo::Tcp(io) => io.write_all(bytes).await,
+            #[cfg(feature = "tls")]
+            WriteIo::Tls { io, .. } => {
+                // rustls may keep records buffered after a write: push them out.
+                io.write_all(bytes).await?;
+                io.flush().await
+            }
+        }
+    }
+
+    /// Shuts down the write side; over TLS, sends `close_notify` first, for at most the
+    /// shutdown timeout.
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            WriteIo::Tcp(io) => io.shutdown().await,
+            #[cfg(feature = "tls")]
+            WriteIo::Tls {
+                io,
+                shutdown_timeout,
+            } => tokio::time::timeout(*shutdown_timeout, io.shutdown())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "TLS close_notify not sent in time",
+                    ))
+                }),
+        }
+    }
+}
+
 struct ReadSide<P> {
-    io: OwnedReadHalf,
+    io: ReadIo,
     buf: BytesMut,
     decoder: P,
     eof: bool,
 }
 
 struct WriteSide<P> {
-    io: OwnedWriteHalf,
+    io: WriteIo,
     buf: BytesMut,
     encoder: P,
 }
@@ -80,6 +151,8 @@ pub struct TcpClient<P> {
     closed: AtomicBool,
     local_addr: SocketAddr,
     remote_addr: SocketAddr,
+    #[cfg(feature = "tls")]
+    tls: Option<Box<crate::tls::TlsInfo>>,
 }
 
 impl<P> TcpClient<P>
@@ -110,7 +183,82 @@ where
         let local_addr = stream.local_addr()?;
         let remote_addr = stream.peer_addr()?;
         let (read, write) = stream.into_split();
-        Ok(TcpClient {
+        Ok(Self::new(
+            ReadIo::Tcp(read),
+            WriteIo::Tcp(write),
+            protocol,
+            local_addr,
+            remote_addr,
+        ))
+    }
+
+    /// Connects to `host:port` over TLS (the how-to's `ssl=`): every address `host`
+    /// resolves to is tried in turn, then the TLS handshake runs, bounded by the
+    /// settings' handshake timeout.
+    ///
+    /// The server's certificate is checked against `host` (a DNS name or an IP address),
+    /// unless `tls` names another server (Python's `server_hostname=`).
+    ///
+    /// ```no_run
+    /// use easynet::{JsonLines, TcpClient};
+    /// use easynet::tls::ClientTls;
+    /// use serde_json::{json, Value};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tls = ClientTls::builder().ca_file("ca.pem")?.build()?;
+    /// let client = TcpClient::connect_tls("localhost", 9000, JsonLines::<Value>::new(), &tls).await?;
+    /// client.send_packet(&json!({"message": "Hello"})).await?;
+    /// println!("{}", client.recv_packet().await?);
+    /// client.close().await; // sends close_notify
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// Connecting fails; the handshake fails (the error's
+    /// [`get_ref`](io::Error::get_ref) is the [`rustls::Error`], for example
+    /// `InvalidCertificate(UnknownIssuer)` or `InvalidCertificate(NotValidForName)`);
+    /// [`io::ErrorKind::TimedOut`] when the handshake times out;
+    /// [`io::ErrorKind::InvalidInput`] when `host` is not a valid server name.
+    ///
+    /// With TLS 1.3, a server that refuses the client's certificate (mutual TLS) does so
+    /// after the client's handshake is done: the refusal then comes out of the first
+    /// [`recv_packet`](Self::recv_packet).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub async fn connect_tls(
+        host: &str,
+        port: u16,
+        protocol: P,
+        tls: &crate::tls::ClientTls,
+    ) -> io::Result<Self> {
+        let stream = TcpStream::connect((host, port)).await?;
+        stream.set_nodelay(true)?;
+        let local_addr = stream.local_addr()?;
+        let remote_addr = stream.peer_addr()?;
+        let (stream, info) = tls.connect(host, stream).await?;
+        let (read, write) = tokio::io::split(stream);
+        let mut client = Self::new(
+            ReadIo::Tls(read),
+            WriteIo::Tls {
+                io: write,
+                shutdown_timeout: tls.shutdown_timeout(),
+            },
+            protocol,
+            local_addr,
+            remote_addr,
+        );
+        client.tls = Some(Box::new(info));
+        Ok(client)
+    }
+
+    fn new(
+        read: ReadIo,
+        write: WriteIo,
+        protocol: P,
+        local_addr: SocketAddr,
+        remote_addr: SocketAddr,
+    ) -> Self {
+        TcpClient {
             reader: Mutex::new(ReadSide {
                 io: read,
                 buf: BytesMut::new(),
@@ -125,7 +273,9 @@ where
             closed: AtomicBool::new(false),
             local_addr,
             remote_addr,
-        })
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
     }
 
     /// Sends one packet and waits until it is written to the socket.
@@ -209,8 +359,9 @@ where
         })
     }
 
-    /// Closes the connection (shuts down the write side, then stops reading). Pending
-    /// and later calls fail with [`ClientError::Closed`]. Closing twice is harmless.
+    /// Closes the connection (shuts down the write side, then stops reading; over TLS,
+    /// `close_notify` is sent first). Pending and later calls fail with
+    /// [`ClientError::Closed`]. Closing twice is harmless.
     pub async fn close(&self) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
@@ -232,6 +383,14 @@ where
     /// The server's address.
     pub fn remote_addr(&self) -> SocketAddr {
         self.remote_addr
+    }
+
+    /// What the TLS handshake negotiated (protocol version, cipher suite, the server's
+    /// certificates); `None` for a plain TCP connection.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&self) -> Option<&crate::tls::TlsInfo> {
+        self.tls.as_deref()
     }
 }
 

@@ -12,7 +12,8 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::DEFAULT_MAX_FRAME_SIZE;
 use super::lines::LineFramer;
-use crate::error::{ParseError, ProtocolError};
+use crate::error::ProtocolError;
+use crate::serializers::JsonSerializer;
 
 /// JSON lines: each packet is one compact JSON document followed by `\n`.
 ///
@@ -28,9 +29,12 @@ use crate::error::{ParseError, ProtocolError};
 /// sends for its big ints) as `f64`, losing digits. To keep them, decode into a type that
 /// does: `Box<serde_json::value::RawValue>` keeps a document's exact text (what the
 /// `echo_server` example does), or a `String` field for an identifier. NaN and Infinity,
-/// which Python's `json` emits for such floats, are not JSON and are parse errors.
+/// which Python's `json` emits for such floats, are not JSON and are parse errors. See
+/// [`JsonSerializer`] for the other differences from Python's `json` module, and
+/// [`ensure_ascii`](Self::ensure_ascii) to send Python's escapes.
 pub struct JsonLines<T> {
     framer: LineFramer,
+    serializer: JsonSerializer<T>,
     _packet: PhantomData<fn() -> T>,
 }
 
@@ -39,8 +43,16 @@ impl<T> JsonLines<T> {
     pub fn new() -> Self {
         JsonLines {
             framer: LineFramer::new(b"\n", DEFAULT_MAX_FRAME_SIZE),
+            serializer: JsonSerializer::new(),
             _packet: PhantomData,
         }
+    }
+
+    /// Escapes non-ASCII text as `\uXXXX` when sending, byte for byte as Python's default
+    /// `ensure_ascii=True` (see [`JsonSerializer::ensure_ascii`]).
+    pub fn ensure_ascii(mut self) -> Self {
+        self.serializer = self.serializer.ensure_ascii();
+        self
     }
 
     /// Sets the maximum size of a received line, in bytes.
@@ -65,6 +77,7 @@ impl<T> Clone for JsonLines<T> {
     fn clone(&self) -> Self {
         JsonLines {
             framer: self.framer.clone(),
+            serializer: self.serializer.clone(),
             _packet: PhantomData,
         }
     }
@@ -74,6 +87,7 @@ impl<T> fmt::Debug for JsonLines<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonLines")
             .field("max_frame_size", &self.framer.max_frame_size())
+            .field("ensure_ascii", &self.serializer.is_ensure_ascii())
             .finish()
     }
 }
@@ -86,12 +100,9 @@ impl<T: DeserializeOwned> Decoder for JsonLines<T> {
         let Some(len) = self.framer.next_frame(src)? else {
             return Ok(None);
         };
-        let packet = serde_json::from_slice(&src[..len]);
+        let packet = JsonSerializer::<T>::read(&src[..len]);
         self.framer.consume(src, len);
-        match packet {
-            Ok(packet) => Ok(Some(packet)),
-            Err(e) => Err(ParseError::invalid("invalid JSON", e).into()),
-        }
+        Ok(Some(packet?))
     }
 }
 
@@ -99,11 +110,9 @@ impl<S: Serialize + ?Sized, T> Encoder<&S> for JsonLines<T> {
     type Error = ProtocolError;
 
     fn encode(&mut self, packet: &S, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        let start = dst.len();
-        if let Err(e) = serde_json::to_writer(dst.writer(), packet) {
-            dst.truncate(start);
-            return Err(ProtocolError::Serialize(Box::new(e)));
-        }
+        self.serializer
+            .write(packet, dst)
+            .map_err(|e| ProtocolError::Serialize(Box::new(e)))?;
         dst.put_u8(b'\n');
         Ok(())
     }

@@ -33,6 +33,7 @@ impl LineFramer {
         }
     }
 
+    #[cfg_attr(not(any(feature = "json", feature = "base64")), allow(dead_code))]
     pub(crate) fn max_frame_size(&self) -> usize {
         self.max_frame_size
     }
@@ -114,7 +115,8 @@ pub enum Newline {
 }
 
 impl Newline {
-    fn bytes(self) -> &'static [u8] {
+    /// The separator's bytes.
+    pub(crate) fn bytes(self) -> &'static [u8] {
         match self {
             Newline::Lf => b"\n",
             Newline::Cr => b"\r",

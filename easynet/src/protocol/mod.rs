@@ -7,15 +7,43 @@
 //!
 //! Every decoder here has a maximum frame size (64 KiB by default, as easynetwork): a peer
 //! that sends a longer frame gets a [`ParseError`](crate::ParseError) of kind
-//! [`FrameTooLarge`](crate::ParseErrorKind::FrameTooLarge), the frame is discarded up to
-//! its separator, and the stream stays usable.
+//! [`FrameTooLarge`](crate::ParseErrorKind::FrameTooLarge), the frame is discarded (up to
+//! its separator, or to its end as its format tells), and the stream stays usable.
+//!
+//! The framings: lines ([`JsonLines`](crate::JsonLines), [`StringLines`],
+//! [`BytesLines`], and the base64 wrapper), self-delimiting values
+//! ([`JsonStream`](crate::JsonStream), [`Cbor`](crate::Cbor), [`MsgPack`](crate::MsgPack)),
+//! one compressed stream per packet (the zlib and bzip2 wrappers), a length prefix
+//! ([`LengthPrefixed`], [`Bincode`](crate::Bincode)) and fixed-size records
+//! ([`FixedSize`]); plus [`Converted`] and [`Stapled`] on top of any of them.
 
+pub(crate) mod compressed;
+mod convert;
+mod fixed;
 mod json;
+mod json_stream;
+mod length_prefixed;
 pub(crate) mod lines;
+mod self_delimited;
+#[cfg(any(feature = "json", feature = "cbor", feature = "msgpack"))]
+pub(crate) mod skim;
+mod stapled;
 
+pub use convert::{Converted, PacketConverter};
+pub use fixed::{FixedSize, FixedSizePacket};
 #[cfg(feature = "json")]
 pub use json::JsonLines;
+#[cfg(feature = "json")]
+pub use json_stream::JsonStream;
+#[cfg(feature = "bincode")]
+pub use length_prefixed::Bincode;
+pub use length_prefixed::LengthPrefixed;
 pub use lines::{BytesLines, Newline, StringLines};
+#[cfg(feature = "cbor")]
+pub use self_delimited::Cbor;
+#[cfg(feature = "msgpack")]
+pub use self_delimited::MsgPack;
+pub use stapled::Stapled;
 
 use tokio_util::codec::{Decoder, Encoder};
 

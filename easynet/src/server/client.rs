@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -26,6 +27,9 @@ struct WriteSide<Response> {
     encoder: BoxedEncoder<Response>,
     buf: BytesMut,
     closed: bool,
+    /// The transport buffers what it is given (TLS): flush it after writing. A TCP
+    /// socket does not, so the plain path skips the call.
+    flush_io: bool,
 }
 
 impl<Response> WriteSide<Response> {
@@ -45,6 +49,12 @@ impl<Response> WriteSide<Response> {
                 }
             }
         }
+        if self.flush_io
+            && let Err(e) = self.io.flush().await
+        {
+            self.closed = true;
+            return Err(SendError::Io(e));
+        }
         if self.buf.capacity() > SHRINK_ABOVE {
             self.buf = BytesMut::new();
         }
@@ -63,9 +73,17 @@ pub struct StreamClient<Response> {
     /// Set by the connection driver while a complete request is already buffered: the
     /// response to the current one may then wait to be written with the next ones.
     batching: AtomicBool,
+    /// The send buffer may hold bytes not yet written: lets the driver skip taking the
+    /// write lock before each read when there is nothing to flush.
+    pending: AtomicBool,
     remote_addr: SocketAddr,
     local_addr: SocketAddr,
     nodelay: bool,
+    /// How long closing may take (sending TLS `close_notify`); unbounded for plain TCP,
+    /// whose shutdown does not wait for the peer.
+    close_timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<Box<crate::tls::TlsInfo>>,
 }
 
 impl<Response> StreamClient<Response> {
@@ -82,13 +100,32 @@ impl<Response> StreamClient<Response> {
                 encoder,
                 buf: BytesMut::new(),
                 closed: false,
+                flush_io: false,
             }),
             closing: AtomicBool::new(false),
             batching: AtomicBool::new(false),
+            pending: AtomicBool::new(false),
             remote_addr,
             local_addr,
             nodelay,
+            close_timeout: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Marks the connection as TLS: what the handshake negotiated, and how long sending
+    /// `close_notify` may take when closing.
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls(
+        mut self,
+        info: crate::tls::TlsInfo,
+        shutdown_timeout: Duration,
+    ) -> Self {
+        self.tls = Some(Box::new(info));
+        self.close_timeout = Some(shutdown_timeout);
+        self.writer.get_mut().flush_io = true;
+        self
     }
 
     /// Sends a packet to the client.
@@ -116,14 +153,20 @@ impl<Response> StreamClient<Response> {
             buf.truncate(start);
             return Err(e.into());
         }
+        // Set before writing: if this future is dropped mid-write, the rest is still
+        // flushed before the server next waits for the client.
+        self.pending.store(true, Ordering::Relaxed);
         if self.batching.load(Ordering::Relaxed) && writer.buf.len() < MAX_BATCH {
             return Ok(());
         }
-        writer.flush().await
+        self.flush_locked(&mut writer).await
     }
 
     /// Writes out every packet still waiting in the send buffer.
     pub async fn flush(&self) -> Result<(), SendError> {
+        if !self.pending.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let mut writer = self.writer.lock().await;
         if writer.closed {
             return if writer.buf.is_empty() {
@@ -132,11 +175,19 @@ impl<Response> StreamClient<Response> {
                 Err(SendError::Closed)
             };
         }
-        writer.flush().await
+        self.flush_locked(&mut writer).await
     }
 
-    /// Closes the connection: pending packets are written, the write side is shut down,
-    /// and the server stops reading from this client. No new request generator is
+    async fn flush_locked(&self, writer: &mut WriteSide<Response>) -> Result<(), SendError> {
+        let result = writer.flush().await;
+        self.pending.store(false, Ordering::Relaxed);
+        result
+    }
+
+    /// Closes the connection: pending packets are written, the write side is shut down
+    /// (over TLS, `close_notify` is sent first, for at most
+    /// [`tls_shutdown_timeout`](crate::ServerOptions::tls_shutdown_timeout)), and the
+    /// server stops reading from this client. No new request generator is
     /// started; `on_disconnection` still runs. Later [`send_packet`](Self::send_packet)
     /// calls fail with [`SendError::Closed`]. Closing twice is harmless.
     pub async fn close(&self) {
@@ -145,8 +196,28 @@ impl<Response> StreamClient<Response> {
         if writer.closed {
             return;
         }
-        let _ = writer.flush().await;
-        let _ = writer.io.shutdown().await;
+        match self.close_timeout {
+            None => {
+                let _ = writer.flush().await;
+                let _ = writer.io.shutdown().await;
+            }
+            Some(timeout) => {
+                // Over TLS, the pending packets and close_notify go out together, within
+                // the TLS shutdown timeout: a peer that stops reading cannot hold the
+                // connection open.
+                let writer = &mut *writer;
+                let finish = async {
+                    let _ = writer.flush().await;
+                    let _ = writer.io.shutdown().await;
+                };
+                if tokio::time::timeout(timeout, finish).await.is_err() {
+                    tracing::debug!(
+                        client = %self.remote_addr,
+                        "TLS close_notify not sent within {timeout:?}, dropping the connection"
+                    );
+                }
+            }
+        }
         writer.closed = true;
     }
 
@@ -169,6 +240,38 @@ impl<Response> StreamClient<Response> {
     /// accepted socket).
     pub fn nodelay(&self) -> bool {
         self.nodelay
+    }
+
+    /// What the TLS handshake negotiated (protocol version, cipher suite, the client's
+    /// certificates with mutual TLS); `None` for a plain TCP connection.
+    ///
+    /// ```
+    /// # use easynet::{handler, recv, HandlerError, StreamClient, StreamRequestHandler};
+    /// # struct WhoAmI;
+    /// # impl StreamRequestHandler for WhoAmI {
+    /// #     type Request = String;
+    /// #     type Response = String;
+    /// #[handler]
+    /// async fn handle(&self, client: &StreamClient<String>) -> Result<(), HandlerError> {
+    ///     let _request = recv!()?;
+    ///     let answer = match client.tls() {
+    ///         Some(tls) => format!(
+    ///             "{:?} {:?}, {} client certificate(s)",
+    ///             tls.protocol_version(),
+    ///             tls.cipher_suite(),
+    ///             tls.peer_certificates().len()
+    ///         ),
+    ///         None => "plain TCP".to_owned(),
+    ///     };
+    ///     client.send_packet(&answer).await?;
+    ///     Ok(())
+    /// }
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&self) -> Option<&crate::tls::TlsInfo> {
+        self.tls.as_deref()
     }
 
     pub(crate) fn set_batching(&self, batching: bool) {

@@ -57,6 +57,14 @@ pub struct ServerOptions {
     /// At shutdown, how long a handler busy with a request may take to reach its next
     /// `recv!()` before it is dropped. Default: 5 seconds.
     pub shutdown_timeout: Duration,
+    /// With TLS, how long a client's handshake may take; past it the connection is closed
+    /// without running any hook. Default: 60 seconds (easynetwork's
+    /// `ssl_handshake_timeout`). Unused without TLS.
+    pub tls_handshake_timeout: Duration,
+    /// With TLS, how long closing a connection may take to send `close_notify`; past it
+    /// the connection is dropped. Default: 30 seconds (easynetwork's
+    /// `ssl_shutdown_timeout`). Unused without TLS.
+    pub tls_shutdown_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -67,6 +75,8 @@ impl Default for ServerOptions {
             log_client_connection: true,
             reuse_port: false,
             shutdown_timeout: Duration::from_secs(5),
+            tls_handshake_timeout: Duration::from_secs(60),
+            tls_shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -142,6 +152,8 @@ struct Inner<H, P> {
     options: ServerOptions,
     listeners: Mutex<Option<Vec<TcpListener>>>,
     handle: ServerHandle,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::transport::tls::ServerTls>,
 }
 
 /// A TCP server that speaks a packet protocol: the analog of easynetwork's
@@ -193,6 +205,8 @@ pub struct TcpServerBuilder<H, P> {
     addrs: Vec<SocketAddr>,
     port: u16,
     options: ServerOptions,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl<H, P> TcpServerBuilder<H, P>
@@ -257,6 +271,34 @@ where
         self
     }
 
+    /// Serves TLS with this rustls config (the how-to's `ssl=ssl_context`): every
+    /// accepted connection does a TLS handshake, in its own task and bounded by
+    /// [`tls_handshake_timeout`](Self::tls_handshake_timeout), before any hook runs. A
+    /// client whose handshake fails or times out is closed and logged at `DEBUG`; other
+    /// clients are not disturbed.
+    ///
+    /// [`tls::server_config_from_pem`](crate::tls::server_config_from_pem) makes a config
+    /// from PEM files; build your own with
+    /// [`tls::crypto_provider`](crate::tls::crypto_provider).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// How long a client's TLS handshake may take (default 60 s).
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.options.tls_handshake_timeout = timeout;
+        self
+    }
+
+    /// How long closing a TLS connection may take to send `close_notify` (default 30 s).
+    pub fn tls_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.options.tls_shutdown_timeout = timeout;
+        self
+    }
+
     /// Resolves the hosts and binds every listening socket.
     pub async fn bind(self) -> io::Result<TcpServer<H, P>> {
         let mut addrs = self.addrs;
@@ -307,6 +349,8 @@ where
                 options: self.options,
                 listeners: Mutex::new(Some(listeners)),
                 handle,
+                #[cfg(feature = "tls")]
+                tls: self.tls.map(crate::transport::tls::ServerTls::new),
             }),
         })
     }
@@ -342,6 +386,8 @@ where
             addrs: Vec::new(),
             port: 0,
             options: ServerOptions::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -501,11 +547,13 @@ where
                 return;
             }
         };
-        if inner.options.log_client_connection {
-            tracing::info!(client = %remote, "accepted new connection");
-        } else {
-            tracing::debug!(client = %remote, "accepted new connection");
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &inner.tls {
+            return self
+                .serve_tls_client(tls, stream, remote, local, nodelay)
+                .await;
         }
+        self.log_connection(remote, "accepted new connection");
         let (read, write) = stream.into_split();
         let client = StreamClient::new(
             Box::new(write),
@@ -514,18 +562,76 @@ where
             local,
             nodelay,
         );
+        self.run_connection(&client, read).await;
+    }
+
+    /// The TLS path: handshake (bounded, and abandoned at shutdown), then the same
+    /// connection driver over the TLS stream's halves.
+    #[cfg(feature = "tls")]
+    async fn serve_tls_client(
+        &self,
+        tls: &crate::transport::tls::ServerTls,
+        stream: TcpStream,
+        remote: SocketAddr,
+        local: SocketAddr,
+        nodelay: bool,
+    ) {
+        let inner = &*self.inner;
+        let handshake = tokio::select! {
+            biased;
+            () = inner.handle.inner.shutdown.cancelled() => {
+                tracing::debug!(client = %remote, "server shutting down during the TLS handshake");
+                return;
+            }
+            handshake = tls.accept(stream, inner.options.tls_handshake_timeout) => handshake,
+        };
+        let (stream, info) = match handshake {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::debug!(client = %remote, error = %e, "TLS handshake failed, closing the connection");
+                return;
+            }
+        };
+        if inner.options.log_client_connection {
+            tracing::info!(client = %remote, tls = ?info.protocol_version(), "accepted new connection");
+        } else {
+            tracing::debug!(client = %remote, tls = ?info.protocol_version(), "accepted new connection");
+        }
+        let (read, write) = tokio::io::split(stream);
+        let client = StreamClient::new(
+            Box::new(write),
+            Box::new(inner.protocol.clone()),
+            remote,
+            local,
+            nodelay,
+        )
+        .with_tls(info, inner.options.tls_shutdown_timeout);
+        self.run_connection(&client, read).await;
+    }
+
+    /// Serves one connection until it ends: monomorphized per transport, so the plain TCP
+    /// reader is read directly, with no indirection.
+    async fn run_connection<R>(&self, client: &StreamClient<H::Response>, read: R)
+    where
+        R: tokio::io::AsyncRead + Unpin,
+    {
+        let inner = &*self.inner;
         let connection = Connection {
             handler: &*inner.handler,
-            client: &client,
+            client,
             reader: RequestReader::new(read, inner.protocol.clone(), inner.options.max_recv_size),
             shutdown: inner.handle.inner.shutdown.clone(),
             shutdown_timeout: inner.options.shutdown_timeout,
         };
         connection.run().await;
-        if inner.options.log_client_connection {
-            tracing::info!(client = %remote, "connection closed");
+        self.log_connection(client.remote_addr(), "connection closed");
+    }
+
+    fn log_connection(&self, remote: SocketAddr, what: &str) {
+        if self.inner.options.log_client_connection {
+            tracing::info!(client = %remote, "{what}");
         } else {
-            tracing::debug!(client = %remote, "connection closed");
+            tracing::debug!(client = %remote, "{what}");
         }
     }
 }

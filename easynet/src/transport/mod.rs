@@ -1,5 +1,9 @@
 //! The transport layer: listening sockets, accepted connections, and what accept errors
-//! mean. Everything above it sees a byte stream (`AsyncRead + AsyncWrite`).
+//! mean; with the `tls` feature, TLS (`tls.rs`). Everything above it sees a byte stream
+//! (`AsyncRead + AsyncWrite`).
+
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;

@@ -1,0 +1,201 @@
+//! The zlib wrapper: easynetwork's `ZlibCompressorSerializer`.
+
+use std::fmt;
+
+use bytes::BytesMut;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::error::{BoxError, ParseError, ProtocolError};
+use crate::protocol::DEFAULT_MAX_FRAME_SIZE;
+use crate::protocol::compressed::{Decompressor, Inflating, Step, decompress_whole};
+use crate::serializers::{PacketDeserializer, PacketSerializer, append_or_rollback};
+
+/// zlib compression of any serializer's bytes: easynetwork's `ZlibCompressorSerializer`.
+///
+/// Each packet is the inner serializer's bytes as one complete zlib stream (RFC 1950,
+/// 32 KiB window, compression level 9 by default as Python's `Z_BEST_COMPRESSION`).
+/// As a stream protocol, packets follow each other with no separator: a packet ends where
+/// its zlib stream ends, and the bytes after it start the next one, exactly as
+/// easynetwork. So `Zlib::new(JsonSerializer::<Value>::new())` talks to Python's
+/// `StreamProtocol(ZlibCompressorSerializer(JSONSerializer()))`.
+///
+/// The compressed bytes differ from Python's zlib (another deflate implementation), the
+/// decompressed ones do not; each side reads the other's.
+///
+/// Limits: a packet's *decompressed* size is bounded by the frame limit (64 KiB by
+/// default; easynetwork has no bound), so a small zip bomb cannot make the receiver
+/// allocate more. A packet over the limit is a [`FrameTooLarge`](crate::ParseErrorKind)
+/// parse error; the rest of its stream is decompressed and thrown away to find the next
+/// packet (up to 256 times the limit; past that, the connection is closed). Data that is
+/// not zlib is a parse error, and what was received with it is dropped: the next bytes
+/// start a new packet (easynetwork drops the chunk too).
+pub struct Zlib<S> {
+    inner: S,
+    level: u32,
+    compressor: Option<Compress>,
+    inflating: Inflating<ZlibDecompressor>,
+    /// The inner serializer's bytes of the packet being sent.
+    scratch: BytesMut,
+    /// The decompressed bytes of a one-shot `deserialize`.
+    output: Vec<u8>,
+}
+
+impl<S> Zlib<S> {
+    /// Wraps `inner`, with compression level 9 and the default 64 KiB limit.
+    pub fn new(inner: S) -> Self {
+        Zlib {
+            inner,
+            level: 9,
+            compressor: None,
+            inflating: Inflating::new(DEFAULT_MAX_FRAME_SIZE),
+            scratch: BytesMut::new(),
+            output: Vec::new(),
+        }
+    }
+
+    /// Sets the compression level, from 0 (none) to 9 (best, the default).
+    pub fn level(mut self, level: u32) -> Self {
+        self.level = level.min(9);
+        self.compressor = None;
+        self
+    }
+
+    /// Sets the maximum decompressed size of a received packet, in bytes.
+    pub fn max_frame_size(mut self, max: usize) -> Self {
+        self.inflating = Inflating::new(max);
+        self
+    }
+
+    /// The maximum decompressed size of a received packet, in bytes.
+    pub fn frame_limit(&self) -> usize {
+        self.inflating.max_frame_size()
+    }
+
+    /// The wrapped serializer.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Compresses `self.scratch` into `dst`, as one complete stream.
+    fn compress_scratch(&mut self, dst: &mut BytesMut) -> Result<(), BoxError> {
+        let level = self.level;
+        let compressor = self
+            .compressor
+            .get_or_insert_with(|| Compress::new(Compression::new(level), true));
+        let input = &self.scratch[..];
+        let result = append_or_rollback(dst, |dst| {
+            let mut used = 0;
+            loop {
+                let start = dst.len();
+                let left = input.len() - used;
+                dst.resize(start + left + left / 8 + 64, 0);
+                let (in_before, out_before) = (compressor.total_in(), compressor.total_out());
+                let status =
+                    compressor.compress(&input[used..], &mut dst[start..], FlushCompress::Finish);
+                used += (compressor.total_in() - in_before) as usize;
+                dst.truncate(start + (compressor.total_out() - out_before) as usize);
+                match status {
+                    Ok(Status::StreamEnd) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(BoxError::from(e)),
+                }
+            }
+        });
+        compressor.reset();
+        result
+    }
+}
+
+impl<S: Clone> Clone for Zlib<S> {
+    /// A fresh wrapper with the same settings (no stream state is shared).
+    fn clone(&self) -> Self {
+        Zlib {
+            inner: self.inner.clone(),
+            level: self.level,
+            compressor: None,
+            inflating: self.inflating.clone(),
+            scratch: BytesMut::new(),
+            output: Vec::new(),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Zlib<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Zlib")
+            .field("inner", &self.inner)
+            .field("level", &self.level)
+            .field("max_frame_size", &self.inflating.max_frame_size())
+            .finish()
+    }
+}
+
+impl<Sent: ?Sized, S: PacketSerializer<Sent>> PacketSerializer<Sent> for Zlib<S> {
+    fn serialize(&mut self, packet: &Sent, dst: &mut BytesMut) -> Result<(), BoxError> {
+        self.scratch.clear();
+        self.inner.serialize(packet, &mut self.scratch)?;
+        self.compress_scratch(dst)
+    }
+}
+
+impl<S: PacketDeserializer> PacketDeserializer for Zlib<S> {
+    type Packet = S::Packet;
+
+    /// Decompresses `data` (exactly one zlib stream) and deserializes the result.
+    fn deserialize(&mut self, data: &[u8]) -> Result<S::Packet, ParseError> {
+        let max = self.inflating.max_frame_size();
+        decompress_whole::<ZlibDecompressor>(data, max, &mut self.output)?;
+        self.inner.deserialize(&self.output)
+    }
+}
+
+impl<S: PacketDeserializer> Decoder for Zlib<S> {
+    type Item = S::Packet;
+    type Error = ProtocolError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<S::Packet>, ProtocolError> {
+        match self.inflating.feed(src)? {
+            Some(()) => Ok(Some(self.inner.deserialize(self.inflating.packet())?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl<Sent: ?Sized, S: PacketSerializer<Sent>> Encoder<&Sent> for Zlib<S> {
+    type Error = ProtocolError;
+
+    fn encode(&mut self, packet: &Sent, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+        self.serialize(packet, dst)
+            .map_err(ProtocolError::Serialize)
+    }
+}
+
+/// zlib's inflate, through flate2 (pure-Rust miniz_oxide backend).
+#[derive(Debug)]
+pub(crate) struct ZlibDecompressor(Decompress);
+
+impl Decompressor for ZlibDecompressor {
+    const FORMAT: &'static str = "zlib";
+
+    fn start() -> Self {
+        ZlibDecompressor(Decompress::new(true))
+    }
+
+    fn step(&mut self, input: &[u8], output: &mut [u8]) -> Result<Step, String> {
+        let (in_before, out_before) = (self.0.total_in(), self.0.total_out());
+        let status = self
+            .0
+            .decompress(input, output, FlushDecompress::None)
+            .map_err(|e| e.to_string())?;
+        Ok(Step {
+            consumed: (self.0.total_in() - in_before) as usize,
+            produced: (self.0.total_out() - out_before) as usize,
+            end: status == Status::StreamEnd,
+        })
+    }
+
+    fn restart(&mut self) {
+        self.0.reset(true);
+    }
+}

@@ -1,0 +1,75 @@
+"""The Python easynetwork 1.2.0 echo server of the benchmark harness.
+
+An ``AsyncTCPNetworkServer`` with a bytes line serializer (``AutoSeparatedPacketSerializer``
+with ``b"\\n"``) and a request handler whose ``handle`` generator has an inner loop, on
+asyncio or, with ``--uvloop``, on uvloop. It prints ``easynetwork_server listening on
+ADDR`` once up and serves until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncGenerator
+
+from easynetwork.protocol import StreamProtocol
+from easynetwork.serializers.base_stream import AutoSeparatedPacketSerializer
+from easynetwork.servers import AsyncTCPNetworkServer
+from easynetwork.servers.handlers import AsyncStreamClient, AsyncStreamRequestHandler
+
+
+class BytesLineSerializer(AutoSeparatedPacketSerializer[bytes, bytes]):
+    """Each packet is the bytes of one line, without its newline."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(separator=b"\n", incremental_serialize_check_separator=False)
+
+    def serialize(self, packet: bytes) -> bytes:
+        return packet
+
+    def deserialize(self, data: bytes) -> bytes:
+        return data
+
+
+class EchoHandler(AsyncStreamRequestHandler[bytes, bytes]):
+    async def handle(self, client: AsyncStreamClient[bytes]) -> AsyncGenerator[None, bytes]:
+        while True:
+            request: bytes = yield
+            await client.send_packet(request)
+
+
+async def main(port: int) -> None:
+    server = AsyncTCPNetworkServer(
+        "127.0.0.1",
+        port,
+        StreamProtocol(BytesLineSerializer()),
+        EchoHandler(),
+        log_client_connection=False,
+    )
+    async with server:
+        is_up = asyncio.Event()
+        task = asyncio.create_task(server.serve_forever(is_up_event=is_up))
+        await is_up.wait()
+        address = server.get_addresses()[0]
+        print(f"easynetwork_server listening on {address.host}:{address.port}", flush=True)
+        await task
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--uvloop", action="store_true")
+    args = parser.parse_args()
+    if args.uvloop:
+        import uvloop
+
+        runner = uvloop.run
+    else:
+        runner = asyncio.run
+    try:
+        runner(main(args.port))
+    except KeyboardInterrupt:
+        sys.exit(0)

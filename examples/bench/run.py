@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""easynet's benchmark harness: echo servers measured side by side in one run.
+
+Usage (from the repository root):
+
+    python3 examples/bench/run.py                 # the full run, writes BENCHMARKS.md
+    python3 examples/bench/run.py --smoke         # CI: each server 1 s, echoes verified
+    python3 examples/bench/run.py --servers tokio-raw,easynet-loop --scenarios 1024x1x10
+
+It builds ``bench_server`` and ``bench_client`` (examples of easynet-examples) in release
+mode, installs Python easynetwork 1.2.0 and uvloop in ``target/bench-venv``, then for each
+scenario runs every server several times, alternating, each pinned to one core with the
+client pinned to the other (``taskset``). The figure to compare is the server's CPU time
+per request, read from ``/proc/PID/stat`` over the measured window: on two cores the
+single-threaded client saturates before a Rust server does, so requests/s only says "at
+least". Medians of the runs are reported.
+
+Everything targets 127.0.0.1, is bounded in count and time, and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+RUST_SERVERS = [
+    "easynet-loop",
+    "easynet-per-request",
+    "easynet-json",
+    "tokio-raw",
+    "framed-send",
+    "framed-feed",
+]
+PYTHON_SERVERS = ["easynetwork-asyncio", "easynetwork-uvloop"]
+ALL_SERVERS = RUST_SERVERS + PYTHON_SERVERS
+
+LABELS = {
+    "easynet-loop": "easynet, bytes lines, inner loop",
+    "easynet-per-request": "easynet, bytes lines, generator per request",
+    "easynet-json": "easynet, JSON lines",
+    "tokio-raw": "raw tokio echo",
+    "framed-send": "Framed<LinesCodec>, send per message",
+    "framed-feed": "Framed<LinesCodec>, feed then flush",
+    "easynetwork-asyncio": "Python easynetwork 1.2.0, asyncio",
+    "easynetwork-uvloop": "Python easynetwork 1.2.0, uvloop",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One load: message size, messages per request, connections."""
+
+    msize: int
+    mpr: int
+    conns: int
+    json: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.msize}x{self.mpr}x{self.conns}" + ("-json" if self.json else "")
+
+    def servers(self, chosen: list[str]) -> list[str]:
+        if self.json:
+            # The JSON variant: easynet's JSON server against the raw and bytes baselines.
+            return [s for s in chosen if s in ("easynet-json", "easynet-loop", "tokio-raw")]
+        return [s for s in chosen if s != "easynet-json"]
+
+
+SCENARIOS = [
+    Scenario(1024, 1, 10),
+    Scenario(1024, 5, 10),
+    Scenario(64, 1, 100),
+    Scenario(65000, 1, 3),
+    Scenario(1024, 1, 10, json=True),
+]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def target_dir() -> Path:
+    out = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    return Path(json.loads(out)["target_directory"])
+
+
+def build() -> tuple[Path, Path]:
+    log("building bench_server and bench_client (release)")
+    subprocess.run(
+        ["cargo", "build", "--release", "-p", "easynet-examples",
+         "--example", "bench_server", "--example", "bench_client"],
+        cwd=ROOT, check=True,
+    )
+    examples = target_dir() / "release" / "examples"
+    return examples / "bench_server", examples / "bench_client"
+
+
+def python_venv() -> Path:
+    venv = target_dir() / "bench-venv"
+    python = venv / "bin" / "python"
+    check = "import easynetwork, uvloop, sys; sys.exit(easynetwork.__version__ != '1.2.0')"
+    if python.exists() and subprocess.run([python, "-c", check]).returncode == 0:
+        return python
+    log(f"installing easynetwork 1.2.0 and uvloop in {venv}")
+    subprocess.run([sys.executable, "-m", "venv", "--clear", venv], check=True)
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-r", HERE / "requirements.txt"],
+        check=True,
+    )
+    return python
+
+
+def pinned(cpu: int | None, command: list) -> list:
+    if cpu is None or shutil.which("taskset") is None:
+        return command
+    return ["taskset", "-c", str(cpu), *command]
+
+
+class Server:
+    """A server process, started and announced."""
+
+    def __init__(self, kind: str, binary: Path, python: Path | None, cpu: int | None):
+        if kind in RUST_SERVERS:
+            command = [binary, "--kind", kind, "--port", "0"]
+        else:
+            command = [python, HERE / "easynetwork_server.py", "--port", "0"]
+            if kind == "easynetwork-uvloop":
+                command.append("--uvloop")
+        self.kind = kind
+        self.process = subprocess.Popen(
+            pinned(cpu, command), stdout=subprocess.PIPE, text=True,
+        )
+        line = self.process.stdout.readline()
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError(f"{kind} did not start: {line!r}")
+        self.addr = line.rsplit(" ", 1)[1].strip()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server so far (all its threads)."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()
+        # Fields 14 and 15 (utime, stime), counted from 1; fields[0] is field 3.
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+@dataclass
+class Run:
+    requests_per_s: float
+    mib_per_s: float
+    p50_us: int
+    p90_us: int
+    p99_us: int
+    max_us: int
+    cpu_us_per_request: float
+
+
+def measure(server: Server, client: Path, scenario: Scenario, seconds: float,
+            warmup: float, cpu: int | None) -> Run:
+    command = [
+        client, "--addr", server.addr, "--conns", str(scenario.conns),
+        "--msize", str(scenario.msize), "--mpr", str(scenario.mpr),
+        "--duration", str(seconds), "--warmup", str(warmup),
+    ]
+    if scenario.json:
+        command.append("--json")
+    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
+    try:
+        marker = process.stdout.readline()
+        if marker.strip() != "measuring":
+            raise RuntimeError(f"client: {marker!r}")
+        cpu_start = server.cpu_seconds()
+        report_line = process.stdout.readline()
+        cpu_end = server.cpu_seconds()
+        status = process.wait(timeout=seconds + warmup + 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    if status != 0:
+        raise RuntimeError(f"client failed against {server.kind} ({status})")
+    report = json.loads(report_line)
+    requests = report["requests"]
+    latency = report["latency_us"]
+    return Run(
+        requests_per_s=requests / report["seconds"],
+        mib_per_s=report["bytes"] / report["seconds"] / (1024 * 1024),
+        p50_us=latency["p50"],
+        p90_us=latency["p90"],
+        p99_us=latency["p99"],
+        max_us=latency["max"],
+        cpu_us_per_request=(cpu_end - cpu_start) * 1e6 / max(requests, 1),
+    )
+
+
+def median_run(runs: list[Run]) -> Run:
+    return Run(*(
+        statistics.median(getattr(r, f) for r in runs)
+        for f in Run.__dataclass_fields__
+    ))
+
+
+@dataclass
+class Memory:
+    idle_kib_per_conn: float
+    after_large_kib_per_conn: float
+
+
+def measure_memory(server: Server, client: Path, conns: int, cpu: int | None) -> Memory:
+    baseline = server.rss_kib()
+    process = subprocess.Popen(
+        pinned(cpu, [client, "--addr", server.addr, "--idle", str(conns), "--msize", "65000"]),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        if process.stdout.readline().strip() != "connected":
+            raise RuntimeError("idle client failed")
+        time.sleep(1.0)
+        idle = server.rss_kib()
+        process.stdin.write("echo\n")
+        process.stdin.flush()
+        if process.stdout.readline().strip() != "echoed":
+            raise RuntimeError("idle client failed to echo")
+        time.sleep(1.0)
+        after = server.rss_kib()
+        process.stdin.close()
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return Memory((idle - baseline) / conns, (after - baseline) / conns)
+
+
+def cpus() -> tuple[int | None, int | None]:
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return None, None
+    return available[0], available[1]
+
+
+def svg_chart(results: dict, scenarios: list[Scenario], servers: list[str]) -> str:
+    """A grouped bar chart of server CPU µs per request, one group per scenario."""
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+              "#e377c2", "#7f7f7f"]
+    bar, gap, left, top, height = 14, 24, 60, 30, 320
+    groups = [s for s in scenarios if s.name in results]
+    width = left + sum(len([k for k in servers if k in results[s.name]]) * bar + gap
+                       for s in groups) + 260
+    peak = max(r.cpu_us_per_request for s in groups for r in results[s.name].values())
+    peak = max(peak, 1.0)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 90}" '
+           'font-family="sans-serif" font-size="11">',
+           f'<text x="{left}" y="18" font-size="13">Server CPU time per request (µs, median; '
+           'lower is better)</text>']
+    for i in range(5):
+        value = peak * i / 4
+        y = top + height - height * i / 4
+        out.append(f'<line x1="{left - 4}" x2="{width - 250}" y1="{y:.0f}" y2="{y:.0f}" '
+                   'stroke="#ddd"/>')
+        out.append(f'<text x="{left - 8}" y="{y + 4:.0f}" text-anchor="end">{value:.0f}</text>')
+    x = left + gap / 2
+    for scenario in groups:
+        start = x
+        for index, kind in enumerate(servers):
+            run = results[scenario.name].get(kind)
+            if run is None:
+                continue
+            h = height * run.cpu_us_per_request / peak
+            out.append(f'<rect x="{x:.0f}" y="{top + height - h:.0f}" width="{bar - 2}" '
+                       f'height="{h:.0f}" fill="{colors[index % len(colors)]}">'
+                       f'<title>{LABELS[kind]}: {run.cpu_us_per_request:.1f} µs</title></rect>')
+            x += bar
+        out.append(f'<text x="{(start + x) / 2:.0f}" y="{top + height + 16}" '
+                   f'text-anchor="middle">{scenario.name}</text>')
+        x += gap
+    for index, kind in enumerate(servers):
+        y = top + 14 * index
+        out.append(f'<rect x="{width - 240}" y="{y}" width="10" height="10" '
+                   f'fill="{colors[index % len(colors)]}"/>')
+        out.append(f'<text x="{width - 225}" y="{y + 9}">{LABELS[kind]}</text>')
+    out.append(f'<text x="{left}" y="{top + height + 40}">scenario: message bytes x '
+               'messages per request x connections</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: list[str],
+             args: argparse.Namespace, command: str) -> str:
+    lines = ["# Benchmarks", "",
+             "Echo servers measured side by side in one run by `examples/bench/run.py` "
+             "(medians of the runs). The figure to compare is the **server's CPU time per "
+             "request**: on two cores the single-threaded load generator saturates its own "
+             "core before a Rust server does, so requests/s only says \"at least\".", "",
+             "Reproduce with:", "", "```sh", command, "```", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+             f"{platform.platform()}, Python {platform.python_version()}; "
+             f"{args.runs} runs of {args.duration:g} s (+{args.warmup:g} s warm-up) per server "
+             "and scenario; server and client pinned to different cores.", ""]
+    for scenario in scenarios:
+        rows = results.get(scenario.name)
+        if not rows:
+            continue
+        base = rows.get("tokio-raw")
+        lines += [f"## {scenario.msize} B x {scenario.mpr} messages per request, "
+                  f"{scenario.conns} connections" + (" (JSON documents)" if scenario.json else ""),
+                  "",
+                  "| server | requests/s | MiB/s | p50 µs | p99 µs | server CPU µs/request | vs raw tokio |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for kind in servers:
+            run = rows.get(kind)
+            if run is None:
+                continue
+            ratio = f"{run.cpu_us_per_request / base.cpu_us_per_request:.2f}x" if base else "-"
+            lines.append(f"| {LABELS[kind]} | {run.requests_per_s:,.0f} | {run.mib_per_s:.1f} | "
+                         f"{run.p50_us:.0f} | {run.p99_us:.0f} | {run.cpu_us_per_request:.2f} | "
+                         f"{ratio} |")
+        lines.append("")
+    if memory:
+        lines += ["## Memory", "",
+                  f"Server RSS growth per connection with {args.memory_conns} idle connections, "
+                  "and after each of them echoed one 65,000-byte message.", "",
+                  "| server | idle KiB/conn | after a 65,000 B echo KiB/conn |",
+                  "| --- | ---: | ---: |"]
+        for kind in servers:
+            m = memory.get(kind)
+            if m:
+                lines.append(f"| {LABELS[kind]} | {m.idle_kib_per_conn:.1f} | "
+                             f"{m.after_large_kib_per_conn:.1f} |")
+        lines.append("")
+    lines += ["![server CPU per request](benchmarks.svg)", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI check: every server once, 1 s, first scenario, echoes verified")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--servers", default=",".join(ALL_SERVERS))
+    parser.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS))
+    parser.add_argument("--memory-conns", type=int, default=10_000)
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--chart", type=Path, default=ROOT / "benchmarks.svg")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    servers = [s for s in args.servers.split(",") if s]
+    unknown = set(servers) - set(ALL_SERVERS)
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    wanted = set(args.scenarios.split(","))
+    scenarios = [s for s in SCENARIOS if s.name in wanted]
+    if args.smoke:
+        args.runs, args.duration, args.warmup = 1, 1.0, 0.2
+        scenarios = [SCENARIOS[0], SCENARIOS[-1]]
+        args.no_memory = True
+
+    server_binary, client_binary = build()
+    python = python_venv() if any(s in PYTHON_SERVERS for s in servers) else None
+    server_cpu, client_cpu = cpus()
+
+    results: dict[str, dict[str, Run]] = {}
+    for scenario in scenarios:
+        kinds = scenario.servers(servers)
+        runs: dict[str, list[Run]] = {k: [] for k in kinds}
+        for round_ in range(args.runs):
+            # Alternate the order so no server always runs first.
+            order = kinds if round_ % 2 == 0 else list(reversed(kinds))
+            for kind in order:
+                server = Server(kind, server_binary, python, server_cpu)
+                try:
+                    run = measure(server, client_binary, scenario, args.duration,
+                                  args.warmup, client_cpu)
+                finally:
+                    server.stop()
+                runs[kind].append(run)
+                log(f"{scenario.name} {kind}: {run.requests_per_s:,.0f} req/s, "
+                    f"{run.cpu_us_per_request:.2f} µs CPU/req")
+        results[scenario.name] = {k: median_run(v) for k, v in runs.items() if v}
+
+    memory: dict[str, Memory] = {}
+    if not args.no_memory:
+        for kind in servers:
+            if kind == "easynet-json":
+                continue
+            server = Server(kind, server_binary, python, server_cpu)
+            try:
+                memory[kind] = measure_memory(server, client_binary, args.memory_conns,
+                                              client_cpu)
+            finally:
+                server.stop()
+            log(f"memory {kind}: {memory[kind]}")
+
+    if args.smoke:
+        log(f"smoke run passed: {len(servers)} servers, every echo verified byte for byte")
+        return 0
+    command = "python3 examples/bench/run.py " + " ".join(sys.argv[1:])
+    args.chart.write_text(svg_chart(results, scenarios, servers))
+    args.markdown.write_text(markdown(results, memory, scenarios, servers, args, command.strip()))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(
+            {"results": {s: {k: vars(r) for k, r in rows.items()} for s, rows in results.items()},
+             "memory": {k: vars(m) for k, m in memory.items()}}, indent=2))
+    log(f"wrote {args.markdown} and {args.chart}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+//! `#[handler(foo)]`: the attribute takes no arguments.
+
+use easynet::{HandlerError, StreamClient, StreamRequestHandler, handler, recv};
+
+struct MyRequestHandler;
+
+impl StreamRequestHandler for MyRequestHandler {
+    type Request = String;
+    type Response = String;
+
+    #[handler(foo)]
+    async fn handle(&self, client: &StreamClient<Self::Response>) -> Result<(), HandlerError> {
+        let _request = recv!()?;
+        client.send_packet(&String::new()).await?;
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,20 @@
+//! `recv!()` inside a closure in a handler cannot suspend the generator.
+
+use easynet::{HandlerError, StreamClient, StreamRequestHandler, handler, recv};
+
+struct MyRequestHandler;
+
+impl StreamRequestHandler for MyRequestHandler {
+    type Request = String;
+    type Response = String;
+
+    #[handler]
+    async fn handle(&self, client: &StreamClient<Self::Response>) -> Result<(), HandlerError> {
+        let wait = || recv!();
+        let _request = wait()?;
+        client.send_packet(&String::new()).await?;
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,41 @@
+//! An inner main loop: log in, then serve requests until the client is closing.
+
+#![deny(warnings)]
+
+use easynet::{
+    HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpServer, handler, recv,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+struct Request {}
+
+#[derive(Serialize)]
+struct Response {}
+
+struct MyRequestHandler;
+
+impl StreamRequestHandler for MyRequestHandler {
+    type Request = Request;
+    type Response = Response;
+
+    #[handler]
+    async fn handle(&self, client: &StreamClient<Self::Response>) -> Result<(), HandlerError> {
+        // Ask the user to log in.
+        let _initial_user_info = recv!()?;
+        // Successfully logged in.
+        client.send_packet(&Response {}).await?;
+        // Start handling requests.
+        while !client.is_closing() {
+            let _request = recv!()?;
+            client.send_packet(&Response {}).await?;
+        }
+        client.close().await;
+        Ok(())
+    }
+}
+
+fn main() {
+    // Checks the bounds of `TcpServer::bind`; the future is never polled.
+    let _server = TcpServer::bind("127.0.0.1:0", JsonLines::new(), MyRequestHandler);
+}
