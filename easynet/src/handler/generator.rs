@@ -12,17 +12,14 @@
 //!   thread); the `stack` flavour has unsoundness fixed only on genawaiter's master.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use genawaiter::GeneratorState;
 use genawaiter::sync::{Co, Gen};
 
-use super::{IntoHandlerResult, RecvError};
+use super::RecvError;
 use crate::error::HandlerError;
-
-type Body<'a> = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send + 'a>>;
 
 /// What one `recv!()` asks of the driver: wait for the next request, for at most
 /// `timeout`.
@@ -39,46 +36,60 @@ impl RecvParams {
     }
 }
 
-/// The slot through which the driver hands a request to a suspended `recv!()`.
-type Slot<Request> = Mutex<Option<Result<Request, RecvError>>>;
+/// Where the server puts the request that a suspended `recv!()` is waiting for.
+///
+/// One per connection, owned by the server's connection task and lent to every generator
+/// of that connection (the `#[handler]`-generated methods take it as a hidden parameter),
+/// so starting a generator allocates no slot of its own.
+pub struct RecvSlot<Request>(Mutex<Option<Result<Request, RecvError>>>);
+
+impl<Request> RecvSlot<Request> {
+    pub(crate) fn new() -> Self {
+        RecvSlot(Mutex::new(None))
+    }
+
+    fn put(&self, item: Result<Request, RecvError>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(item);
+    }
+
+    fn take(&self) -> Option<Result<Request, RecvError>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl<Request> std::fmt::Debug for RecvSlot<Request> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvSlot").finish_non_exhaustive()
+    }
+}
 
 /// The generator side of `recv!()`: the macro rewrites each `recv!(..)` into
 /// `Recv::recv(&handle, params).await`.
 #[doc(hidden)]
-pub struct Recv<Request> {
+pub struct Recv<'a, Request> {
     co: Co<RecvParams, ()>,
-    slot: Arc<Slot<Request>>,
+    slot: &'a RecvSlot<Request>,
 }
 
-impl<Request> Recv<Request> {
+impl<Request> Recv<'_, Request> {
     #[doc(hidden)]
     pub async fn recv(&self, params: RecvParams) -> Result<Request, RecvError> {
         self.co.yield_(params).await;
-        self.slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .expect("easynet: the generator was resumed without a request (two `recv!()` awaited at once?)")
+        self.slot.take().expect(
+            "easynet: the generator was resumed without a request (two `recv!()` awaited at once?)",
+        )
     }
-}
-
-/// Runs a `#[handler]` body to completion and converts what it returns.
-#[doc(hidden)]
-pub async fn finish<T, F>(body: F) -> Result<(), HandlerError>
-where
-    T: IntoHandlerResult,
-    F: Future<Output = T>,
-{
-    body.await.into_handler_result()
 }
 
 /// A request handler's generator: what a [`#[handler]`](crate::handler) fn returns.
 ///
-/// You do not build or drive one yourself: the server resumes it up to each `recv!()`,
-/// decodes the next request, hands it over and resumes it again, until the body returns.
-pub struct Handler<'a, Request> {
-    generator: Gen<RecvParams, (), Body<'a>>,
-    slot: Arc<Slot<Request>>,
+/// `F` is the body's future (its type is never written: the trait names it
+/// `impl Future`). You do not build or drive one yourself: the server resumes it up to
+/// each `recv!()`, decodes the next request, hands it over and resumes it again, until
+/// the body returns.
+pub struct Handler<'a, Request, F: Future> {
+    generator: Gen<RecvParams, (), F>,
+    slot: &'a RecvSlot<Request>,
 }
 
 /// How far one resume got.
@@ -89,22 +100,17 @@ pub(crate) enum Step {
     Done(Result<(), HandlerError>),
 }
 
-impl<'a, Request: Send + 'static> Handler<'a, Request> {
-    /// Wraps a body that receives through `recv`. Used by the `#[handler]` expansion.
+impl<'a, Request, F> Handler<'a, Request, F>
+where
+    F: Future<Output = Result<(), HandlerError>> + Send,
+{
+    /// Wraps a body that receives through `slot`. Used by the `#[handler]` expansion.
+    ///
+    /// genawaiter boxes the body once; with the per-connection slot, starting a
+    /// generator costs that box and genawaiter's own shared cell, nothing more.
     #[doc(hidden)]
-    pub fn new<F, Fut>(body: F) -> Self
-    where
-        F: FnOnce(Recv<Request>) -> Fut,
-        Fut: Future<Output = Result<(), HandlerError>> + Send + 'a,
-    {
-        let slot: Arc<Slot<Request>> = Arc::new(Mutex::new(None));
-        let body_slot = Arc::clone(&slot);
-        let generator = Gen::new(move |co| -> Body<'a> {
-            Box::pin(body(Recv {
-                co,
-                slot: body_slot,
-            }))
-        });
+    pub fn new(slot: &'a RecvSlot<Request>, body: impl FnOnce(Recv<'a, Request>) -> F) -> Self {
+        let generator = Gen::new(move |co| body(Recv { co, slot }));
         Handler { generator, slot }
     }
 
@@ -118,11 +124,11 @@ impl<'a, Request: Send + 'static> Handler<'a, Request> {
 
     /// Hands the result of the pending `recv!()` over; the next `resume` returns it there.
     pub(crate) fn deliver(&self, item: Result<Request, RecvError>) {
-        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(item);
+        self.slot.put(item);
     }
 }
 
-impl<Request> std::fmt::Debug for Handler<'_, Request> {
+impl<Request, F: Future> std::fmt::Debug for Handler<'_, Request, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handler").finish_non_exhaustive()
     }

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 pub(crate) use context::Context;
 pub use context::{ClientLocal, ContextError};
-pub use generator::Handler;
 pub(crate) use generator::Step;
+pub use generator::{Handler, RecvSlot};
 #[doc(hidden)]
-pub use generator::{Recv, RecvParams, finish};
+pub use generator::{Recv, RecvParams};
 
 use crate::error::{HandlerError, ParseError};
 use crate::server::{ExitStack, ServerHandle, StreamClient};
@@ -103,9 +103,16 @@ pub trait StreamRequestHandler: Send + Sync + 'static {
     /// The packet type sent to clients.
     type Response: 'static;
 
-    /// Handles requests: write it as an `async fn` with [`#[handler]`](crate::handler).
-    fn handle<'a>(&'a self, client: &'a StreamClient<Self::Response>)
-    -> Handler<'a, Self::Request>;
+    /// Handles requests: write it as
+    /// `#[handler] async fn handle(&self, client: &StreamClient<Self::Response>)`.
+    ///
+    /// [`#[handler]`](crate::handler) generates this signature; `recv` is where the
+    /// server hands each request to the pending `recv!()`.
+    fn handle<'a>(
+        &'a self,
+        client: &'a StreamClient<Self::Response>,
+        recv: &'a RecvSlot<Self::Request>,
+    ) -> Handler<'a, Self::Request, impl Future<Output = Result<(), HandlerError>> + Send + 'a>;
 
     /// Runs once when a client connects, before the first request is handled.
     ///
@@ -128,9 +135,12 @@ pub trait StreamRequestHandler: Send + Sync + 'static {
     fn __on_connection_handler<'a>(
         &'a self,
         client: &'a StreamClient<Self::Response>,
-    ) -> Option<Handler<'a, Self::Request>> {
-        let _ = client;
-        None
+        recv: &'a RecvSlot<Self::Request>,
+    ) -> Option<
+        Handler<'a, Self::Request, impl Future<Output = Result<(), HandlerError>> + Send + 'a>,
+    > {
+        let _ = (client, recv);
+        None::<Handler<'a, Self::Request, std::future::Ready<Result<(), HandlerError>>>>
     }
 
     /// Runs once when a connection ends, whatever ended it (the peer, an error, a panic in

@@ -14,8 +14,9 @@ use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use super::StreamClient;
+use crate::error::HandlerError;
 use crate::error::{ParseError, ProtocolError, is_disconnect};
-use crate::handler::{Handler, RecvError, Step, StreamRequestHandler};
+use crate::handler::{Handler, RecvError, RecvSlot, Step, StreamRequestHandler};
 
 /// The smallest read: when less room than this is left, the buffer grows.
 const MIN_READ: usize = 1024;
@@ -204,7 +205,9 @@ where
 {
     /// Serves the client until the connection ends, then runs `on_disconnection`.
     pub(crate) async fn run(mut self) {
-        self.serve().await;
+        // Lent to every generator of this connection: the one place requests go through.
+        let slot = RecvSlot::new();
+        self.serve(&slot).await;
         self.client.mark_closing();
         let handler = self.handler;
         let client = self.client;
@@ -219,8 +222,8 @@ where
         client.finish().await;
     }
 
-    async fn serve(&mut self) {
-        match self.handler.__on_connection_handler(self.client) {
+    async fn serve(&mut self, slot: &RecvSlot<H::Request>) {
+        match self.handler.__on_connection_handler(self.client, slot) {
             Some(hook) => {
                 if let Outcome::Stop = self.drive(hook, "on_connection").await {
                     return;
@@ -244,7 +247,7 @@ where
             }
         }
         while !self.client.is_closing() {
-            let generator = self.handler.handle(self.client);
+            let generator = self.handler.handle(self.client, slot);
             match self.drive(generator, "handle").await {
                 Outcome::Finished => {}
                 Outcome::FinishedEarly => {
@@ -260,7 +263,10 @@ where
     }
 
     /// Drives one generator to its end.
-    async fn drive(&mut self, mut generator: Handler<'_, H::Request>, hook: &str) -> Outcome {
+    async fn drive<F>(&mut self, mut generator: Handler<'_, H::Request, F>, hook: &str) -> Outcome
+    where
+        F: Future<Output = Result<(), HandlerError>> + Send,
+    {
         let mut received = false;
         loop {
             let step = match resume(
@@ -310,12 +316,15 @@ where
 /// Resumes the generator, catching panics, and giving up on it `shutdown_timeout`
 /// after a shutdown began. `None`: the generator must be dropped and the connection
 /// closed.
-async fn resume<Request: Send + 'static, Response>(
-    generator: &mut Handler<'_, Request>,
+async fn resume<Request, Response, F>(
+    generator: &mut Handler<'_, Request, F>,
     client: &StreamClient<Response>,
     shutdown: &CancellationToken,
     shutdown_timeout: Duration,
-) -> Option<Step> {
+) -> Option<Step>
+where
+    F: Future<Output = Result<(), HandlerError>> + Send,
+{
     let resumed = AssertUnwindSafe(generator.resume()).catch_unwind();
     let mut resumed = std::pin::pin!(resumed);
     // Fast path: most resumes complete at once (the response was written).
