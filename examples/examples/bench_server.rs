@@ -11,7 +11,7 @@
 //! | `easynet-loop` | easynet, `BytesLines`, one generator per connection with an inner `loop { recv!() }` |
 //! | `easynet-per-request` | the same handler without the inner loop: one generator per request |
 //! | `easynet-json` | easynet, `JsonLines<Value>`, inner loop (`{"x": "..."}` documents) |
-//! | `tokio-raw` | hand-written tokio echo: `read` into a 64 KiB buffer, `write_all` it back |
+//! | `tokio-raw` | hand-written tokio echo: `read` into a 64 KiB buffer (not zeroed), `write_all` it back |
 //! | `framed-send` | tokio-util `Framed<TcpStream, LinesCodec>`, `send` per message |
 //! | `framed-feed` | the same, `feed` every message already buffered, then one `flush` |
 //!
@@ -119,13 +119,14 @@ where
 async fn tokio_raw(stream: TcpStream) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let (mut read, mut write) = stream.into_split();
-    let mut buf = vec![0u8; 64 * 1024];
+    // Not zeroed: only the pages that data lands in are touched.
+    let mut buf = Vec::with_capacity(64 * 1024);
     loop {
-        let n = read.read(&mut buf).await?;
-        if n == 0 {
+        buf.clear();
+        if read.read_buf(&mut buf).await? == 0 {
             return Ok(());
         }
-        write.write_all(&buf[..n]).await?;
+        write.write_all(&buf).await?;
     }
 }
 

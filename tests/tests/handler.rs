@@ -723,3 +723,58 @@ async fn shutdown_drops_waiting_generators_without_an_error() {
 fn send_error_messages() {
     assert_eq!(SendError::Closed.to_string(), "client closed");
 }
+
+// ---------------------------------------------------------------------------------------
+// Concurrent sends from one handler, while the socket is full.
+
+struct JoinedSends;
+
+impl StreamRequestHandler for JoinedSends {
+    type Request = bytes::Bytes;
+    type Response = bytes::Bytes;
+
+    #[handler]
+    async fn handle(&self, client: &StreamClient<bytes::Bytes>) -> Result<(), HandlerError> {
+        recv!()?;
+        // Far more than the socket buffers hold: both sends wait for the peer to read.
+        let big = bytes::Bytes::from(vec![b'a'; 4 * 1024 * 1024]);
+        let other = bytes::Bytes::from(vec![b'b'; 4 * 1024 * 1024]);
+        let (first, second) = tokio::join!(client.send_packet(&big), client.send_packet(&other));
+        first?;
+        second?;
+        client
+            .send_packet(&bytes::Bytes::from_static(b"done"))
+            .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn concurrent_sends_all_complete_when_the_peer_reads() {
+    use tokio::io::AsyncReadExt;
+    let running = serve(easynet::BytesLines::new(), JoinedSends).await;
+    let mut stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, b"go\n")
+        .await
+        .unwrap();
+    // Let the server fill the socket and both sends wait.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut received = Vec::new();
+    let expected = 2 * (4 * 1024 * 1024 + 1) + 5;
+    while received.len() < expected {
+        let mut chunk = vec![0; 256 * 1024];
+        let n = within(stream.read(&mut chunk)).await.unwrap();
+        assert_ne!(n, 0, "connection closed after {} bytes", received.len());
+        received.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(received.len(), expected);
+    assert!(received.ends_with(b"\ndone\n"));
+    // Each packet went out whole: one run of 'a's and one of 'b's, each with its newline.
+    let lines: Vec<&[u8]> = received.split(|b| *b == b'\n').collect();
+    assert_eq!(lines[0].len(), 4 * 1024 * 1024);
+    assert_eq!(lines[1].len(), 4 * 1024 * 1024);
+    assert!(lines[0].iter().all(|b| *b == lines[0][0]));
+    assert!(lines[1].iter().all(|b| *b == lines[1][0]));
+    assert_ne!(lines[0][0], lines[1][0]);
+    running.stop().await;
+}

@@ -2,13 +2,16 @@
 //! the connection; the server owns the read side and feeds `recv!()`).
 
 use std::fmt;
+use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::BytesMut;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::Mutex;
+use bytes::{Buf, BytesMut};
+use tokio::io::AsyncWrite;
 use tokio_util::codec::Encoder;
 
 use crate::error::{ProtocolError, SendError};
@@ -16,12 +19,20 @@ use crate::error::{ProtocolError, SendError};
 /// Responses queued while more requests are already buffered are written together, but
 /// never more than this many bytes at once.
 const MAX_BATCH: usize = 64 * 1024;
-/// A write buffer that grew past this (a large response) is freed once written.
-const SHRINK_ABOVE: usize = 64 * 1024;
+/// A write buffer that grew past this (a large response) is freed once written, so an
+/// idle connection keeps no large buffer.
+const SHRINK_ABOVE: usize = 16 * 1024;
 
 type BoxedEncoder<Response> = Box<dyn for<'a> Encoder<&'a Response, Error = ProtocolError> + Send>;
 type BoxedWriter = Box<dyn AsyncWrite + Send + Unpin>;
 
+/// The write side of a connection.
+///
+/// It sits behind a plain `std` mutex, taken only for the synchronous moments of a send
+/// (encoding, one `poll_write`), never across an `.await`: cheaper per packet than an
+/// async mutex. Several sends may wait for the socket at once (a handler joining two
+/// sends); each waiting future leaves its waker in `waiters`, and whoever empties the
+/// buffer wakes them all, so none can miss the moment its bytes went out.
 struct WriteSide<Response> {
     io: BoxedWriter,
     encoder: BoxedEncoder<Response>,
@@ -30,35 +41,54 @@ struct WriteSide<Response> {
     /// The transport buffers what it is given (TLS): flush it after writing. A TCP
     /// socket does not, so the plain path skips the call.
     flush_io: bool,
+    waiters: Vec<Waker>,
 }
 
 impl<Response> WriteSide<Response> {
     /// Writes out everything buffered. Cancel-safe: what was not written stays buffered.
-    async fn flush(&mut self) -> Result<(), SendError> {
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
         while !self.buf.is_empty() {
-            match self.io.write_buf(&mut self.buf).await {
-                Ok(0) => {
-                    self.closed = true;
-                    return Err(SendError::Io(std::io::ErrorKind::WriteZero.into()));
+            match Pin::new(&mut self.io).poll_write(cx, &self.buf) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(self.fail(std::io::ErrorKind::WriteZero.into()));
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    self.closed = true;
-                    self.buf.clear();
-                    return Err(SendError::Io(e));
-                }
+                Poll::Ready(Ok(n)) => self.buf.advance(n),
+                Poll::Ready(Err(e)) => return Poll::Ready(self.fail(e)),
+                Poll::Pending => return self.wait(cx),
             }
         }
-        if self.flush_io
-            && let Err(e) = self.io.flush().await
-        {
-            self.closed = true;
-            return Err(SendError::Io(e));
+        if self.flush_io {
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(self.fail(e)),
+                Poll::Pending => return self.wait(cx),
+            }
         }
         if self.buf.capacity() > SHRINK_ABOVE {
             self.buf = BytesMut::new();
         }
-        Ok(())
+        self.wake_waiters();
+        Poll::Ready(Ok(()))
+    }
+
+    fn wait(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        if !self.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            self.waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    fn fail(&mut self, error: std::io::Error) -> Result<(), SendError> {
+        self.closed = true;
+        self.buf.clear();
+        self.wake_waiters();
+        Err(SendError::Io(error))
+    }
+
+    fn wake_waiters(&mut self) {
+        for waker in self.waiters.drain(..) {
+            waker.wake();
+        }
     }
 }
 
@@ -101,6 +131,7 @@ impl<Response> StreamClient<Response> {
                 buf: BytesMut::new(),
                 closed: false,
                 flush_io: false,
+                waiters: Vec::new(),
             }),
             closing: AtomicBool::new(false),
             batching: AtomicBool::new(false),
@@ -124,7 +155,10 @@ impl<Response> StreamClient<Response> {
     ) -> Self {
         self.tls = Some(Box::new(info));
         self.close_timeout = Some(shutdown_timeout);
-        self.writer.get_mut().flush_io = true;
+        self.writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .flush_io = true;
         self
     }
 
@@ -143,23 +177,25 @@ impl<Response> StreamClient<Response> {
     /// serialized (nothing is sent, the connection stays usable); [`SendError::Io`] if
     /// writing failed (the connection is then closed).
     pub async fn send_packet(&self, packet: &Response) -> Result<(), SendError> {
-        let mut writer = self.writer.lock().await;
-        if writer.closed {
-            return Err(SendError::Closed);
+        {
+            let mut writer = self.lock();
+            if writer.closed {
+                return Err(SendError::Closed);
+            }
+            let WriteSide { encoder, buf, .. } = &mut *writer;
+            let start = buf.len();
+            if let Err(e) = encoder.encode(packet, buf) {
+                buf.truncate(start);
+                return Err(e.into());
+            }
+            // Set before writing: if this future is dropped mid-write, the rest is still
+            // flushed before the server next waits for the client.
+            self.pending.store(true, Ordering::Relaxed);
+            if self.batching.load(Ordering::Relaxed) && buf.len() < MAX_BATCH {
+                return Ok(());
+            }
         }
-        let WriteSide { encoder, buf, .. } = &mut *writer;
-        let start = buf.len();
-        if let Err(e) = encoder.encode(packet, buf) {
-            buf.truncate(start);
-            return Err(e.into());
-        }
-        // Set before writing: if this future is dropped mid-write, the rest is still
-        // flushed before the server next waits for the client.
-        self.pending.store(true, Ordering::Relaxed);
-        if self.batching.load(Ordering::Relaxed) && writer.buf.len() < MAX_BATCH {
-            return Ok(());
-        }
-        self.flush_locked(&mut writer).await
+        self.write_out().await
     }
 
     /// Writes out every packet still waiting in the send buffer.
@@ -167,19 +203,25 @@ impl<Response> StreamClient<Response> {
         if !self.pending.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let mut writer = self.writer.lock().await;
-        if writer.closed {
-            return if writer.buf.is_empty() {
-                Ok(())
-            } else {
-                Err(SendError::Closed)
-            };
+        {
+            let writer = self.lock();
+            if writer.closed {
+                return if writer.buf.is_empty() {
+                    Ok(())
+                } else {
+                    Err(SendError::Closed)
+                };
+            }
         }
-        self.flush_locked(&mut writer).await
+        self.write_out().await
     }
 
-    async fn flush_locked(&self, writer: &mut WriteSide<Response>) -> Result<(), SendError> {
-        let result = writer.flush().await;
+    fn lock(&self) -> MutexGuard<'_, WriteSide<Response>> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn write_out(&self) -> Result<(), SendError> {
+        let result = poll_fn(|cx| self.lock().poll_flush(cx)).await;
         self.pending.store(false, Ordering::Relaxed);
         result
     }
@@ -192,24 +234,19 @@ impl<Response> StreamClient<Response> {
     /// calls fail with [`SendError::Closed`]. Closing twice is harmless.
     pub async fn close(&self) {
         self.closing.store(true, Ordering::Release);
-        let mut writer = self.writer.lock().await;
-        if writer.closed {
+        if self.lock().closed {
             return;
         }
+        let finish = async {
+            let _ = self.write_out().await;
+            let _ = poll_fn(|cx| Pin::new(&mut self.lock().io).poll_shutdown(cx)).await;
+        };
         match self.close_timeout {
-            None => {
-                let _ = writer.flush().await;
-                let _ = writer.io.shutdown().await;
-            }
+            None => finish.await,
             Some(timeout) => {
                 // Over TLS, the pending packets and close_notify go out together, within
                 // the TLS shutdown timeout: a peer that stops reading cannot hold the
                 // connection open.
-                let writer = &mut *writer;
-                let finish = async {
-                    let _ = writer.flush().await;
-                    let _ = writer.io.shutdown().await;
-                };
                 if tokio::time::timeout(timeout, finish).await.is_err() {
                     tracing::debug!(
                         client = %self.remote_addr,
@@ -218,7 +255,9 @@ impl<Response> StreamClient<Response> {
                 }
             }
         }
+        let mut writer = self.lock();
         writer.closed = true;
+        writer.wake_waiters();
     }
 
     /// Whether [`close`](Self::close) was called (the how-to's `client.is_closing()`).

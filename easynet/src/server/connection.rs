@@ -22,8 +22,10 @@ use crate::handler::{Handler, RecvError, RecvSlot, Step, StreamRequestHandler};
 const MIN_READ: usize = 1024;
 /// The first buffer allocation of a connection.
 const INITIAL_READ: usize = 8 * 1024;
-/// An empty read buffer that grew past this (a large request) is freed.
-const SHRINK_ABOVE: usize = 64 * 1024;
+/// An empty read buffer that grew past this (a large request) is freed, so an idle
+/// connection keeps no large buffer. Above the default `max_recv_size` (16 KiB), so
+/// ordinary traffic does not reallocate.
+const SHRINK_ABOVE: usize = 32 * 1024;
 
 /// The read side of a connection: the transport, the receive buffer and the decoder.
 pub(crate) struct RequestReader<R, D: Decoder> {
@@ -35,6 +37,10 @@ pub(crate) struct RequestReader<R, D: Decoder> {
     ahead: Option<Result<D::Item, ParseError>>,
     /// The stream cannot give more requests (EOF, transport or decoder failure).
     ended: bool,
+    /// The buffer grew past `SHRINK_ABOVE` for a large frame. Its capacity alone cannot
+    /// tell once a decoder has split the frame off (the allocation is then shared), so
+    /// this remembers to free it once it is empty.
+    grown: bool,
 }
 
 /// Why the reader gave no request.
@@ -56,6 +62,7 @@ where
             max_recv_size: max_recv_size.max(1),
             ahead: None,
             ended: false,
+            grown: false,
         }
     }
 
@@ -80,8 +87,9 @@ where
                 None
             }
         };
-        if self.buf.is_empty() && self.buf.capacity() > SHRINK_ABOVE {
+        if self.grown && self.buf.is_empty() {
             self.buf = BytesMut::new();
+            self.grown = false;
         }
         decoded
     }
@@ -130,14 +138,19 @@ where
     }
 
     async fn fill(&mut self, deadline: Option<Instant>, shutdown: &CancellationToken) -> Fill {
-        if self.buf.capacity() - self.buf.len() < MIN_READ {
-            // Grow with the frame being received, but never past one read's worth.
-            let want = self
-                .buf
-                .len()
-                .max(INITIAL_READ)
-                .min(self.max_recv_size.max(MIN_READ));
+        // Room for a whole read: as much as the frame being received so far (it grows by
+        // doubling), at least INITIAL_READ, at most one read's worth. Decoders that split
+        // frames off the front shrink the spare capacity as they go; reserving on an empty
+        // buffer whose frames were all dropped takes the allocation back in place, so a
+        // burst of requests is read with one call instead of being cut short.
+        let want = self
+            .buf
+            .len()
+            .max(INITIAL_READ)
+            .min(self.max_recv_size.max(MIN_READ));
+        if self.buf.capacity() - self.buf.len() < want {
             self.buf.reserve(want);
+            self.grown |= self.buf.capacity() > SHRINK_ABOVE;
         }
         let mut limited = (&mut self.buf).limit(self.max_recv_size);
         let read = self.io.read_buf(&mut limited);
