@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, after setting up what the tests need:
 # - a Python venv with easynetwork==1.2.0 for the interop tests (tests/.venv);
-# - the example binaries (echo_server, echo_client) that the CLI and interop tests run.
+# - the example binaries (echo_server, echo_client) that the CLI and interop tests run;
+# - for the benchmark smoke run, the release harness and target/bench-venv (easynetwork
+#   1.2.0 and uvloop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -18,6 +20,10 @@ export EASYNET_PYTHON="$venv/bin/python"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 cargo build -p easynet-examples --examples
 export EASYNET_EXAMPLES_DIR="$target_dir/debug/examples"
+
+# The benchmark harness builds, and a 1-second run of each of its servers completes with
+# every echo checked byte for byte (the figures come from full runs: BENCHMARKS.md).
+python3 examples/bench/run.py --smoke
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 from collections.abc import AsyncGenerator
 
@@ -41,12 +42,17 @@ class EchoHandler(AsyncStreamRequestHandler[bytes, bytes]):
             await client.send_packet(request)
 
 
-async def main(port: int) -> None:
+async def main(port: int, tls_cert: str | None, tls_key: str | None) -> None:
+    ssl_context = None
+    if tls_cert:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(tls_cert, tls_key)
     server = AsyncTCPNetworkServer(
         "127.0.0.1",
         port,
         StreamProtocol(BytesLineSerializer()),
         EchoHandler(),
+        ssl=ssl_context,
         log_client_connection=False,
     )
     async with server:
@@ -62,6 +68,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     if args.uvloop:
         import uvloop
@@ -70,6 +78,6 @@ if __name__ == "__main__":
     else:
         runner = asyncio.run
     try:
-        runner(main(args.port))
+        runner(main(args.port, args.tls_cert, args.tls_key))
     except KeyboardInterrupt:
         sys.exit(0)

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from html import escape
 import os
 import platform
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,15 +69,20 @@ class Scenario:
     mpr: int
     conns: int
     json: bool = False
+    tls: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.msize}x{self.mpr}x{self.conns}" + ("-json" if self.json else "")
+        return (f"{self.msize}x{self.mpr}x{self.conns}" + ("-json" if self.json else "")
+                + ("-tls" if self.tls else ""))
 
     def servers(self, chosen: list[str]) -> list[str]:
         if self.json:
             # The JSON variant: easynet's JSON server against the raw and bytes baselines.
             return [s for s in chosen if s in ("easynet-json", "easynet-loop", "tokio-raw")]
+        if self.tls:
+            return [s for s in chosen
+                    if s in ("easynet-loop", "tokio-raw", "framed-feed", "easynetwork-uvloop")]
         return [s for s in chosen if s != "easynet-json"]
 
 
@@ -85,7 +92,20 @@ SCENARIOS = [
     Scenario(64, 1, 100),
     Scenario(65000, 1, 3),
     Scenario(1024, 1, 10, json=True),
+    Scenario(1024, 1, 10, tls=True),
 ]
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1 (openssl), for the TLS scenario."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"],
+        check=True, capture_output=True,
+    )
+    return cert, key
 
 
 def log(message: str) -> None:
@@ -136,13 +156,16 @@ def pinned(cpu: int | None, command: list) -> list:
 class Server:
     """A server process, started and announced."""
 
-    def __init__(self, kind: str, binary: Path, python: Path | None, cpu: int | None):
+    def __init__(self, kind: str, binary: Path, python: Path | None, cpu: int | None,
+                 tls: tuple[Path, Path] | None = None):
         if kind in RUST_SERVERS:
             command = [binary, "--kind", kind, "--port", "0"]
         else:
             command = [python, HERE / "easynetwork_server.py", "--port", "0"]
             if kind == "easynetwork-uvloop":
                 command.append("--uvloop")
+        if tls:
+            command += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self.kind = kind
         self.process = subprocess.Popen(
             pinned(cpu, command), stdout=subprocess.PIPE, text=True,
@@ -190,7 +213,7 @@ class Run:
 
 
 def measure(server: Server, client: Path, scenario: Scenario, seconds: float,
-            warmup: float, cpu: int | None) -> Run:
+            warmup: float, cpu: int | None, ca: Path | None = None) -> Run:
     command = [
         client, "--addr", server.addr, "--conns", str(scenario.conns),
         "--msize", str(scenario.msize), "--mpr", str(scenario.mpr),
@@ -198,6 +221,8 @@ def measure(server: Server, client: Path, scenario: Scenario, seconds: float,
     ]
     if scenario.json:
         command.append("--json")
+    if scenario.tls:
+        command += ["--tls-ca", ca]
     process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
     try:
         marker = process.stdout.readline()
@@ -278,10 +303,10 @@ def svg_chart(results: dict, scenarios: list[Scenario], servers: list[str]) -> s
     """A grouped bar chart of server CPU µs per request, one group per scenario."""
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
               "#e377c2", "#7f7f7f"]
-    bar, gap, left, top, height = 14, 24, 60, 30, 320
+    bar, gap, left, top, height, legend = 14, 44, 60, 30, 320, 340
     groups = [s for s in scenarios if s.name in results]
     width = left + sum(len([k for k in servers if k in results[s.name]]) * bar + gap
-                       for s in groups) + 260
+                       for s in groups) + legend
     peak = max(r.cpu_us_per_request for s in groups for r in results[s.name].values())
     peak = max(peak, 1.0)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 90}" '
@@ -291,7 +316,7 @@ def svg_chart(results: dict, scenarios: list[Scenario], servers: list[str]) -> s
     for i in range(5):
         value = peak * i / 4
         y = top + height - height * i / 4
-        out.append(f'<line x1="{left - 4}" x2="{width - 250}" y1="{y:.0f}" y2="{y:.0f}" '
+        out.append(f'<line x1="{left - 4}" x2="{width - legend + 10}" y1="{y:.0f}" y2="{y:.0f}" '
                    'stroke="#ddd"/>')
         out.append(f'<text x="{left - 8}" y="{y + 4:.0f}" text-anchor="end">{value:.0f}</text>')
     x = left + gap / 2
@@ -304,16 +329,16 @@ def svg_chart(results: dict, scenarios: list[Scenario], servers: list[str]) -> s
             h = height * run.cpu_us_per_request / peak
             out.append(f'<rect x="{x:.0f}" y="{top + height - h:.0f}" width="{bar - 2}" '
                        f'height="{h:.0f}" fill="{colors[index % len(colors)]}">'
-                       f'<title>{LABELS[kind]}: {run.cpu_us_per_request:.1f} µs</title></rect>')
+                       f'<title>{escape(LABELS[kind])}: {run.cpu_us_per_request:.1f} µs</title></rect>')
             x += bar
         out.append(f'<text x="{(start + x) / 2:.0f}" y="{top + height + 16}" '
                    f'text-anchor="middle">{scenario.name}</text>')
         x += gap
     for index, kind in enumerate(servers):
         y = top + 14 * index
-        out.append(f'<rect x="{width - 240}" y="{y}" width="10" height="10" '
+        out.append(f'<rect x="{width - legend + 20}" y="{y}" width="10" height="10" '
                    f'fill="{colors[index % len(colors)]}"/>')
-        out.append(f'<text x="{width - 225}" y="{y + 9}">{LABELS[kind]}</text>')
+        out.append(f'<text x="{width - legend + 35}" y="{y + 9}">{escape(LABELS[kind])}</text>')
     out.append(f'<text x="{left}" y="{top + height + 40}">scenario: message bytes x '
                'messages per request x connections</text>')
     out.append("</svg>")
@@ -338,7 +363,8 @@ def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: li
             continue
         base = rows.get("tokio-raw")
         lines += [f"## {scenario.msize} B x {scenario.mpr} messages per request, "
-                  f"{scenario.conns} connections" + (" (JSON documents)" if scenario.json else ""),
+                  f"{scenario.conns} connections" + (" (JSON documents)" if scenario.json else "")
+                  + (" over TLS" if scenario.tls else ""),
                   "",
                   "| server | requests/s | MiB/s | p50 µs | p99 µs | server CPU µs/request | vs raw tokio |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -364,6 +390,11 @@ def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: li
                              f"{m.after_large_kib_per_conn:.1f} |")
         lines.append("")
     lines += ["![server CPU per request](benchmarks.svg)", ""]
+    notes = HERE / "notes.md"
+    if notes.exists():
+        # What the figures mean, targets met or missed and why: kept by hand next to the
+        # harness, appended to every generated report.
+        lines += [notes.read_text().rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -382,6 +413,8 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--chart", type=Path, default=ROOT / "benchmarks.svg")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--from-json", type=Path,
+                        help="write the report from a --json-out file instead of measuring")
     args = parser.parse_args()
 
     servers = [s for s in args.servers.split(",") if s]
@@ -392,12 +425,29 @@ def main() -> int:
     scenarios = [s for s in SCENARIOS if s.name in wanted]
     if args.smoke:
         args.runs, args.duration, args.warmup = 1, 1.0, 0.2
-        scenarios = [SCENARIOS[0], SCENARIOS[-1]]
+        scenarios = [SCENARIOS[0], SCENARIOS[-2], SCENARIOS[-1]]
         args.no_memory = True
+
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        results = {s: {k: Run(**r) for k, r in rows.items()}
+                   for s, rows in saved["results"].items()}
+        memory = {k: Memory(**m) for k, m in saved["memory"].items()}
+        for key, value in saved.get("settings", {}).items():
+            setattr(args, key, value)
+        command = saved.get("command", "python3 examples/bench/run.py")
+        args.chart.write_text(svg_chart(results, scenarios, servers))
+        args.markdown.write_text(markdown(results, memory, scenarios, servers, args, command))
+        log(f"wrote {args.markdown} and {args.chart} from {args.from_json}")
+        return 0
 
     server_binary, client_binary = build()
     python = python_venv() if any(s in PYTHON_SERVERS for s in servers) else None
     server_cpu, client_cpu = cpus()
+
+    certificates = None
+    if any(s.tls for s in scenarios):
+        certificates = make_certificate(Path(tempfile.mkdtemp(prefix="easynet-bench-")))
 
     results: dict[str, dict[str, Run]] = {}
     for scenario in scenarios:
@@ -407,10 +457,11 @@ def main() -> int:
             # Alternate the order so no server always runs first.
             order = kinds if round_ % 2 == 0 else list(reversed(kinds))
             for kind in order:
-                server = Server(kind, server_binary, python, server_cpu)
+                tls = certificates if scenario.tls else None
+                server = Server(kind, server_binary, python, server_cpu, tls)
                 try:
                     run = measure(server, client_binary, scenario, args.duration,
-                                  args.warmup, client_cpu)
+                                  args.warmup, client_cpu, tls[0] if tls else None)
                 finally:
                     server.stop()
                 runs[kind].append(run)
@@ -440,7 +491,10 @@ def main() -> int:
     if args.json_out:
         args.json_out.write_text(json.dumps(
             {"results": {s: {k: vars(r) for k, r in rows.items()} for s, rows in results.items()},
-             "memory": {k: vars(m) for k, m in memory.items()}}, indent=2))
+             "memory": {k: vars(m) for k, m in memory.items()},
+             "settings": {"runs": args.runs, "duration": args.duration, "warmup": args.warmup,
+                          "memory_conns": args.memory_conns},
+             "command": command.strip()}, indent=2))
     log(f"wrote {args.markdown} and {args.chart}")
     return 0
 

@@ -18,6 +18,8 @@
 //! bytes, seconds, and latency percentiles in microseconds. Any mismatch or error exits
 //! non-zero.
 //!
+//! With `--tls-ca FILE` it connects with TLS (rustls, ring provider), trusting that CA.
+//!
 //! With `--idle N` it instead opens N connections, prints `connected`, waits for a line
 //! on stdin, makes every connection echo one `--msize` message, prints `echoed`, and exits
 //! when stdin closes (the harness measures the server's memory in between).
@@ -57,7 +59,30 @@ struct Args {
     /// Open this many idle connections for a memory measurement instead.
     #[arg(long)]
     idle: Option<usize>,
+    /// Connect with TLS, trusting this CA certificate (PEM).
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
 }
+
+/// Connects, with TLS when `tls` is given.
+async fn connect(
+    addr: SocketAddr,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> std::io::Result<Box<dyn Stream>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    match tls {
+        None => Ok(Box::new(stream)),
+        Some(connector) => {
+            let name = easynet::tls::rustls::pki_types::ServerName::from(addr.ip());
+            Ok(Box::new(connector.connect(name, stream).await?))
+        }
+    }
+}
+
+/// A byte stream, plain or TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for S {}
 
 /// One message of `size` bytes, newline included.
 fn message(size: usize, json: bool) -> Vec<u8> {
@@ -83,17 +108,19 @@ struct Tally {
 
 async fn run_connection(
     addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsConnector>,
     request: &[u8],
     warmup_end: Instant,
     end: Instant,
 ) -> std::io::Result<Tally> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
+    let mut stream = connect(addr, tls.as_ref()).await?;
     let mut response = vec![0u8; request.len()];
     let mut tally = Tally::default();
     loop {
         let started = Instant::now();
         if started >= end {
+            // A clean close (TLS close_notify), so servers see an orderly end.
+            stream.shutdown().await?;
             return Ok(tally);
         }
         stream.write_all(request).await?;
@@ -126,8 +153,18 @@ async fn load(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let warmup_end = start + Duration::from_secs_f64(args.warmup);
     let end = warmup_end + Duration::from_secs_f64(args.duration);
+    let tls = match &args.tls_ca {
+        Some(ca) => {
+            let config = easynet::tls::ClientTls::builder().ca_file(ca)?.build()?;
+            Some(tokio_rustls::TlsConnector::from(config.config().clone()))
+        }
+        None => None,
+    };
     let tasks: Vec<_> = (0..args.conns)
-        .map(|_| tokio::spawn(run_connection(args.addr, request, warmup_end, end)))
+        .map(|_| {
+            let tls = tls.clone();
+            tokio::spawn(run_connection(args.addr, tls, request, warmup_end, end))
+        })
         .collect();
     tokio::time::sleep_until(warmup_end.into()).await;
     {

@@ -15,7 +15,9 @@
 //! | `framed-send` | tokio-util `Framed<TcpStream, LinesCodec>`, `send` per message |
 //! | `framed-feed` | the same, `feed` every message already buffered, then one `flush` |
 //!
-//! It prints `bench_server listening on ADDR` once ready and runs until killed.
+//! With `--tls-cert FILE --tls-key FILE` every kind serves TLS (rustls, ring provider):
+//! easynet through its `tls` option, the hand-written ones through a tokio-rustls
+//! acceptor. It prints `bench_server listening on ADDR` once ready and runs until killed.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -28,8 +30,9 @@ use easynet::{
 };
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::codec::{Framed, LinesCodec};
 
 /// One of the benchmark's echo servers.
@@ -41,7 +44,15 @@ struct Args {
     /// The port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Serve TLS with this certificate chain (PEM)...
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// ...and this private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
+
+type ServerConfig = std::sync::Arc<easynet::tls::rustls::ServerConfig>;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Kind {
@@ -100,25 +111,35 @@ impl StreamRequestHandler for JsonEcho {
     }
 }
 
-async fn serve_easynet<H, P>(protocol: P, handler: H, port: u16) -> Result<(), BoxError>
+async fn serve_easynet<H, P>(
+    protocol: P,
+    handler: H,
+    port: u16,
+    tls: Option<ServerConfig>,
+) -> Result<(), BoxError>
 where
     H: StreamRequestHandler,
     P: easynet::StreamProtocol<H::Response, H::Request>,
 {
-    let server = TcpServer::builder(protocol, handler)
+    let mut builder = TcpServer::builder(protocol, handler)
         .host("127.0.0.1")
         .port(port)
-        .log_client_connection(false)
-        .bind()
-        .await?;
+        .log_client_connection(false);
+    if let Some(tls) = tls {
+        builder = builder.tls(tls);
+    }
+    let server = builder.bind().await?;
     announce(server.local_addrs()[0])?;
     server.serve_forever().await?;
     Ok(())
 }
 
-async fn tokio_raw(stream: TcpStream) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
-    let (mut read, mut write) = stream.into_split();
+/// A byte stream, plain or TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for S {}
+
+async fn tokio_raw(stream: impl Stream) -> std::io::Result<()> {
+    let (mut read, mut write) = tokio::io::split(stream);
     // Not zeroed: only the pages that data lands in are touched.
     let mut buf = Vec::with_capacity(64 * 1024);
     loop {
@@ -130,8 +151,7 @@ async fn tokio_raw(stream: TcpStream) -> std::io::Result<()> {
     }
 }
 
-async fn framed_send(stream: TcpStream) -> Result<(), BoxError> {
-    stream.set_nodelay(true)?;
+async fn framed_send(stream: impl Stream) -> Result<(), BoxError> {
     let mut framed = Framed::new(stream, LinesCodec::new());
     while let Some(line) = framed.next().await {
         framed.send(line?).await?;
@@ -139,8 +159,7 @@ async fn framed_send(stream: TcpStream) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn framed_feed(stream: TcpStream) -> Result<(), BoxError> {
-    stream.set_nodelay(true)?;
+async fn framed_feed(stream: impl Stream) -> Result<(), BoxError> {
     let mut framed = Framed::new(stream, LinesCodec::new());
     while let Some(line) = framed.next().await {
         framed.feed(line?).await?;
@@ -159,36 +178,49 @@ fn announce(addr: SocketAddr) -> std::io::Result<()> {
     stdout.flush()
 }
 
-async fn serve_hand_written<F, Fut, E>(port: u16, serve: F) -> Result<(), BoxError>
-where
-    F: Fn(TcpStream) -> Fut,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display,
-{
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    announce(listener.local_addr()?)?;
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let connection = serve(stream);
-        tokio::spawn(connection.map(|result| {
-            if let Err(e) = result {
-                eprintln!("connection failed: {e}");
-            }
-        }));
-    }
+/// Accepts and serves each connection with `serve` (over TLS with `tls`), as a Rust user
+/// writes it by hand.
+macro_rules! serve_hand_written {
+    ($port:expr, $tls:expr, $serve:path) => {{
+        let listener = TcpListener::bind(("127.0.0.1", $port)).await?;
+        announce(listener.local_addr()?)?;
+        let acceptor = $tls.map(tokio_rustls::TlsAcceptor::from);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let result: Result<(), BoxError> = match acceptor {
+                    None => $serve(stream).await.map_err(Into::into),
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => $serve(stream).await.map_err(Into::into),
+                        Err(e) => Err(e.into()),
+                    },
+                };
+                if let Err(e) = result {
+                    eprintln!("connection failed: {e}");
+                }
+            });
+        }
+    }};
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(easynet::tls::server_config_from_pem(cert, key)?),
+        _ => None,
+    };
+    let port = args.port;
     match args.kind {
-        Kind::EasynetLoop => serve_easynet(BytesLines::new(), LoopEcho, args.port).await,
+        Kind::EasynetLoop => serve_easynet(BytesLines::new(), LoopEcho, port, tls).await,
         Kind::EasynetPerRequest => {
-            serve_easynet(BytesLines::new(), PerRequestEcho, args.port).await
+            serve_easynet(BytesLines::new(), PerRequestEcho, port, tls).await
         }
-        Kind::EasynetJson => serve_easynet(JsonLines::new(), JsonEcho, args.port).await,
-        Kind::TokioRaw => serve_hand_written(args.port, tokio_raw).await,
-        Kind::FramedSend => serve_hand_written(args.port, framed_send).await,
-        Kind::FramedFeed => serve_hand_written(args.port, framed_feed).await,
+        Kind::EasynetJson => serve_easynet(JsonLines::new(), JsonEcho, port, tls).await,
+        Kind::TokioRaw => serve_hand_written!(port, tls, tokio_raw),
+        Kind::FramedSend => serve_hand_written!(port, tls, framed_send),
+        Kind::FramedFeed => serve_hand_written!(port, tls, framed_feed),
     }
 }
