@@ -117,45 +117,7 @@ impl<S: fmt::Debug> fmt::Debug for Bz2<S> {
     }
 }
 
-impl<Sent: ?Sized, S: PacketSerializer<Sent>> PacketSerializer<Sent> for Bz2<S> {
-    fn serialize(&mut self, packet: &Sent, dst: &mut BytesMut) -> Result<(), BoxError> {
-        self.scratch.clear();
-        self.inner.serialize(packet, &mut self.scratch)?;
-        self.compress_scratch(dst)
-    }
-}
-
-impl<S: PacketDeserializer> PacketDeserializer for Bz2<S> {
-    type Packet = S::Packet;
-
-    /// Decompresses `data` (exactly one bzip2 stream) and deserializes the result.
-    fn deserialize(&mut self, data: &[u8]) -> Result<S::Packet, ParseError> {
-        let max = self.inflating.max_frame_size();
-        decompress_whole::<Bz2Decompressor>(data, max, &mut self.output)?;
-        self.inner.deserialize(&self.output)
-    }
-}
-
-impl<S: PacketDeserializer> Decoder for Bz2<S> {
-    type Item = S::Packet;
-    type Error = ProtocolError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<S::Packet>, ProtocolError> {
-        match self.inflating.feed(src)? {
-            Some(()) => Ok(Some(self.inner.deserialize(self.inflating.packet())?)),
-            None => Ok(None),
-        }
-    }
-}
-
-impl<Sent: ?Sized, S: PacketSerializer<Sent>> Encoder<&Sent> for Bz2<S> {
-    type Error = ProtocolError;
-
-    fn encode(&mut self, packet: &Sent, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        self.serialize(packet, dst)
-            .map_err(ProtocolError::Serialize)
-    }
-}
+compressor_impls!(Bz2, Bz2Decompressor, "bzip2");
 
 /// libbzip2's decompressor (the pure-Rust port), one per stream.
 pub(crate) struct Bz2Decompressor(Decompress);

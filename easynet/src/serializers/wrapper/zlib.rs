@@ -131,45 +131,7 @@ impl<S: fmt::Debug> fmt::Debug for Zlib<S> {
     }
 }
 
-impl<Sent: ?Sized, S: PacketSerializer<Sent>> PacketSerializer<Sent> for Zlib<S> {
-    fn serialize(&mut self, packet: &Sent, dst: &mut BytesMut) -> Result<(), BoxError> {
-        self.scratch.clear();
-        self.inner.serialize(packet, &mut self.scratch)?;
-        self.compress_scratch(dst)
-    }
-}
-
-impl<S: PacketDeserializer> PacketDeserializer for Zlib<S> {
-    type Packet = S::Packet;
-
-    /// Decompresses `data` (exactly one zlib stream) and deserializes the result.
-    fn deserialize(&mut self, data: &[u8]) -> Result<S::Packet, ParseError> {
-        let max = self.inflating.max_frame_size();
-        decompress_whole::<ZlibDecompressor>(data, max, &mut self.output)?;
-        self.inner.deserialize(&self.output)
-    }
-}
-
-impl<S: PacketDeserializer> Decoder for Zlib<S> {
-    type Item = S::Packet;
-    type Error = ProtocolError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<S::Packet>, ProtocolError> {
-        match self.inflating.feed(src)? {
-            Some(()) => Ok(Some(self.inner.deserialize(self.inflating.packet())?)),
-            None => Ok(None),
-        }
-    }
-}
-
-impl<Sent: ?Sized, S: PacketSerializer<Sent>> Encoder<&Sent> for Zlib<S> {
-    type Error = ProtocolError;
-
-    fn encode(&mut self, packet: &Sent, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        self.serialize(packet, dst)
-            .map_err(ProtocolError::Serialize)
-    }
-}
+compressor_impls!(Zlib, ZlibDecompressor, "zlib");
 
 /// zlib's inflate, through flate2 (pure-Rust miniz_oxide backend).
 #[derive(Debug)]
