@@ -321,12 +321,6 @@ impl<Response> StreamClient<Response> {
     pub(crate) fn mark_closing(&self) {
         self.closing.store(true, Ordering::Release);
     }
-
-    /// Flushes, then closes the write side unless already closed. Used by the driver when
-    /// the connection ends.
-    pub(crate) async fn finish(&self) {
-        self.close().await;
-    }
 }
 
 impl<Response> fmt::Debug for StreamClient<Response> {

@@ -14,11 +14,11 @@ use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use super::StreamClient;
-use crate::error::HandlerError;
-use crate::error::{ParseError, ProtocolError, is_disconnect};
+use crate::error::{HandlerError, ParseError, ProtocolError, is_disconnect};
 use crate::handler::{Handler, RecvError, RecvSlot, Step, StreamRequestHandler};
 
-/// The smallest read: when less room than this is left, the buffer grows.
+/// The least room made for a read, even with a smaller `max_recv_size` (which still caps
+/// what one read takes).
 const MIN_READ: usize = 1024;
 /// The first buffer allocation of a connection.
 const INITIAL_READ: usize = 8 * 1024;
@@ -94,18 +94,18 @@ where
         decoded
     }
 
-    /// The next request, waiting at most until `deadline`. `Ok(Err(Timeout))` when the
-    /// deadline passed; `Err(ReadEnd)` when no request will ever come.
+    /// The next request, waiting at most `timeout`. `Ok(Err(Timeout))` when it expired;
+    /// `Err(ReadEnd)` when no request will ever come.
     ///
-    /// Before waiting for the network, `before_wait` runs (the server flushes pending
-    /// responses there).
+    /// Before waiting for the network, the responses the client handle gathered are
+    /// written out. A request already buffered costs no clock read and no timer.
     pub(crate) async fn next_request<C>(
         &mut self,
         timeout: Option<Duration>,
         shutdown: &CancellationToken,
         client: &StreamClient<C>,
     ) -> Result<Result<D::Item, RecvError>, ReadEnd> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut deadline = None;
         let item = match self.ahead.take() {
             Some(item) => item,
             None => loop {
@@ -118,6 +118,9 @@ where
                 // Nothing complete is buffered: responses gathered so far go out now.
                 if client.flush().await.is_err() {
                     return Err(ReadEnd::Closed);
+                }
+                if deadline.is_none() {
+                    deadline = timeout.map(|t| Instant::now() + t);
                 }
                 match self.fill(deadline, shutdown).await {
                     Fill::Data => {}
@@ -225,14 +228,21 @@ where
         let handler = self.handler;
         let client = self.client;
         let hook = AssertUnwindSafe(handler.on_disconnection(client)).catch_unwind();
-        if tokio::time::timeout(self.shutdown_timeout.max(Duration::from_secs(1)), hook)
-            .await
-            .map(|r| r.is_err())
-            .unwrap_or(false)
-        {
-            tracing::error!(client = %client.remote_addr(), "on_disconnection panicked");
+        // Bounded, so that a stuck hook cannot hold the connection (or a shutdown) forever.
+        let bound = self.shutdown_timeout.max(Duration::from_secs(1));
+        match tokio::time::timeout(bound, hook).await {
+            Ok(Ok(())) => {}
+            Ok(Err(panic)) => tracing::error!(
+                client = %client.remote_addr(),
+                panic = %panic_message(&*panic),
+                "on_disconnection panicked"
+            ),
+            Err(_) => tracing::warn!(
+                client = %client.remote_addr(),
+                "on_disconnection still running after {bound:?}, dropped"
+            ),
         }
-        client.finish().await;
+        client.close().await;
     }
 
     async fn serve(&mut self, slot: &RecvSlot<H::Request>) {
