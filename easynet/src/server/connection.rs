@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use futures_util::FutureExt;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::StreamClient;
 use crate::error::{HandlerError, ParseError, ProtocolError, is_disconnect};
 use crate::handler::{Handler, RecvError, RecvSlot, Step, StreamRequestHandler};
+use crate::transport::ReadHalf;
 
 /// The least room made for a read, even with a smaller `max_recv_size` (which still caps
 /// what one read takes).
@@ -51,7 +52,7 @@ pub(crate) enum ReadEnd {
 
 impl<R, D> RequestReader<R, D>
 where
-    R: AsyncRead + Unpin,
+    R: ReadHalf,
     D: Decoder<Error = ProtocolError>,
 {
     pub(crate) fn new(io: R, decoder: D, max_recv_size: usize) -> Self {
@@ -141,6 +142,18 @@ where
     }
 
     async fn fill(&mut self, deadline: Option<Instant>, shutdown: &CancellationToken) -> Fill {
+        // With nothing buffered and no buffer (a connection that never sent anything, or
+        // one whose large buffer was just freed), wait until the socket is readable
+        // before allocating: an idle connection holds no receive buffer.
+        if self.buf.capacity() == 0 {
+            let readable = self.io.readable();
+            match race(readable, deadline, shutdown).await {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return read_failed(&e),
+                None if shutdown.is_cancelled() => return Fill::Closed,
+                None => return Fill::TimedOut,
+            }
+        }
         // Room for a whole read: as much as the frame being received so far (it grows by
         // doubling), at least INITIAL_READ, at most one read's worth. Decoders that split
         // frames off the front shrink the spare capacity as they go; reserving on an empty
@@ -157,35 +170,48 @@ where
         }
         let mut limited = (&mut self.buf).limit(self.max_recv_size);
         let read = self.io.read_buf(&mut limited);
-        let sleep = deadline.map(tokio::time::sleep_until);
-        let mut read = std::pin::pin!(read);
-        let mut sleep = std::pin::pin!(sleep);
-        let mut cancelled = std::pin::pin!(shutdown.cancelled());
-        poll_fn(|cx| {
-            if let Poll::Ready(result) = read.as_mut().poll(cx) {
-                return Poll::Ready(match result {
-                    Ok(0) => Fill::Closed,
-                    Ok(_) => Fill::Data,
-                    Err(e) => {
-                        if !is_disconnect(&e) {
-                            tracing::debug!(error = %e, "read failed, closing the connection");
-                        }
-                        Fill::Closed
-                    }
-                });
-            }
-            if cancelled.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Fill::Closed);
-            }
-            if let Some(sleep) = sleep.as_mut().as_pin_mut()
-                && sleep.poll(cx).is_ready()
-            {
-                return Poll::Ready(Fill::TimedOut);
-            }
-            Poll::Pending
-        })
-        .await
+        match race(read, deadline, shutdown).await {
+            Some(Ok(0)) => Fill::Closed,
+            Some(Ok(_)) => Fill::Data,
+            Some(Err(e)) => read_failed(&e),
+            None if shutdown.is_cancelled() => Fill::Closed,
+            None => Fill::TimedOut,
+        }
     }
+}
+
+fn read_failed(error: &std::io::Error) -> Fill {
+    if !is_disconnect(error) {
+        tracing::debug!(error = %error, "read failed, closing the connection");
+    }
+    Fill::Closed
+}
+
+/// Runs `future` until it completes (`Some`), the deadline passes or the server shuts
+/// down (`None`). The future is polled first, so a ready one costs no timer.
+async fn race<F: Future>(
+    future: F,
+    deadline: Option<Instant>,
+    shutdown: &CancellationToken,
+) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut sleep = std::pin::pin!(deadline.map(tokio::time::sleep_until));
+    let mut cancelled = std::pin::pin!(shutdown.cancelled());
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if cancelled.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        if let Some(sleep) = sleep.as_mut().as_pin_mut()
+            && sleep.poll(cx).is_ready()
+        {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 enum Fill {
@@ -216,7 +242,7 @@ pub(crate) struct Connection<'c, H: StreamRequestHandler, R, D: Decoder> {
 impl<H, R, D> Connection<'_, H, R, D>
 where
     H: StreamRequestHandler,
-    R: AsyncRead + Unpin,
+    R: ReadHalf,
     D: Decoder<Item = H::Request, Error = ProtocolError>,
 {
     /// Serves the client until the connection ends, then runs `on_disconnection`.
@@ -481,5 +507,33 @@ mod tests {
         // The last line is incomplete: the four answers are written before waiting for it.
         let writes = echo_through(b"1\n2\n3\n4\npartial").await;
         assert_eq!(writes, [b"1\n2\n3\n4\n".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn an_idle_tcp_connection_holds_no_receive_buffer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        let (read, write) = accepted.into_split();
+        let client: StreamClient<Bytes> = StreamClient::new(
+            Box::new(write),
+            Box::new(BytesLines::new()),
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+            true,
+        );
+        let mut reader = RequestReader::new(read, BytesLines::new(), 16 * 1024);
+        let shutdown = CancellationToken::new();
+        let waited = reader
+            .next_request(Some(Duration::from_millis(50)), &shutdown, &client)
+            .await;
+        assert!(matches!(waited, Ok(Err(RecvError::Timeout))));
+        assert_eq!(reader.buf.capacity(), 0, "nothing allocated while idle");
+
+        peer.write_all(b"hello\n").await.unwrap();
+        let got = reader.next_request(None, &shutdown, &client).await;
+        assert!(matches!(got, Ok(Ok(line)) if line == "hello"));
     }
 }

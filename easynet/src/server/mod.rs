@@ -613,7 +613,7 @@ where
     /// reader is read directly, with no indirection.
     async fn run_connection<R>(&self, client: &StreamClient<H::Response>, read: R)
     where
-        R: tokio::io::AsyncRead + Unpin,
+        R: crate::transport::ReadHalf,
     {
         let inner = &*self.inner;
         let connection = Connection {

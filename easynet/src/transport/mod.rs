@@ -9,6 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::AsyncRead;
 use tokio::net::{TcpListener, TcpStream};
 
 /// Binds one listening socket per address, as asyncio's `create_server` does:
@@ -50,6 +51,33 @@ fn bind_one(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpL
     socket.listen(backlog.min(i32::MAX as u32) as i32)?;
     TcpListener::from_std(socket.into())
 }
+
+/// The read side of a connection, as the server's reader uses it.
+pub(crate) trait ReadHalf: AsyncRead + Unpin {
+    /// Resolves once there is something to read (data, the end of the stream or an
+    /// error), so that the reader allocates its buffer only then. A transport that
+    /// cannot tell resolves at once, and the reader allocates up front.
+    fn readable(&mut self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        std::future::ready(Ok(()))
+    }
+}
+
+impl ReadHalf for tokio::net::tcp::OwnedReadHalf {
+    /// Peeks one byte: tokio reports a new socket readable until a read says otherwise,
+    /// so `readable()` alone would not wait.
+    async fn readable(&mut self) -> io::Result<()> {
+        let mut byte = [0u8; 1];
+        self.peek(&mut byte).await.map(drop)
+    }
+}
+
+/// TLS (through `tokio::io::split`): rustls may hold decrypted bytes the socket's
+/// readiness does not show, so it reads at once.
+impl<T: AsyncRead> ReadHalf for tokio::io::ReadHalf<T> {}
+
+/// In-memory pipes, for the driver's unit tests.
+#[cfg(test)]
+impl ReadHalf for tokio::io::DuplexStream {}
 
 /// Sets up an accepted connection: `TCP_NODELAY`, since packets are small and a
 /// response must not wait for Nagle's algorithm.
