@@ -9,17 +9,27 @@
 //! ```
 //! becomes
 //! ```text
-//! fn handle<'__easynet>(&'__easynet self, client: &'__easynet StreamClient<Self::Response>)
-//!     -> ::easynet::__private::Handler<'__easynet, <Self as StreamRequestHandler>::Request>
+//! fn handle<'__easynet>(
+//!     &'__easynet self,
+//!     client: &'__easynet StreamClient<Self::Response>,
+//!     __easynet_slot: &'__easynet RecvSlot<<Self as StreamRequestHandler>::Request>,
+//! ) -> Handler<'__easynet, <Self as StreamRequestHandler>::Request,
+//!              impl Future<Output = Result<(), HandlerError>> + Send + '__easynet>
 //! {
-//!     ::easynet::__private::Handler::new(move |__easynet_recv| {
-//!         ::easynet::__private::finish::<Result<(), HandlerError>, _>(async move {
-//!             let request = (__easynet_recv.recv(RecvParams::new(Some(30s))).await)?;
+//!     Handler::new(__easynet_slot, move |__easynet_recv: Recv<'_, _>| async move {
+//!         <Result<(), HandlerError> as IntoHandlerResult>::into_handler_result(async move {
+//!             let request = (recv!(@__easynet_suspend __easynet_recv, nanos 30000000000))?;
 //!             ...
-//!         })
+//!         }.await)
 //!     })
 //! }
 //! ```
+//! (all paths through `::easynet::__private`). `easynet::recv!` expands its internal
+//! `@__easynet_suspend` form into the generator's suspension; going through the user's
+//! own path keeps their `use easynet::recv` used. The slot through which the server
+//! hands requests over is one per connection, lent to each generator. A `#[handler]`
+//! `on_connection` becomes the trait's hidden `__on_connection_handler` instead.
+//!
 //! Every `recv!()` written directly in the body (in loops, matches, other macros'
 //! arguments too) is replaced by a suspension of the generator. One inside a closure, an
 //! async block or a nested item cannot suspend the generator, and one with bad arguments
