@@ -71,7 +71,8 @@
 //!
 //! Use `recv!()` any number of times, in loops too, but only in the body of the
 //! `#[handler]` fn itself: inside a closure, an async block or a nested fn it is a
-//! compile error, and so is `recv!()` anywhere outside a `#[handler]` fn.
+//! compile error, and so is `recv!()` anywhere outside a `#[handler]` fn. Import it like
+//! any macro (`use easynet::recv;`) or write `easynet::recv!()`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
