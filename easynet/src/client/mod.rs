@@ -130,7 +130,7 @@ const READ_SIZE: usize = 16 * 1024;
 /// A TCP client that exchanges packets with a server: the analog of easynetwork's
 /// `AsyncTCPNetworkClient`.
 ///
-/// `P` is the protocol, for example [`JsonLines<Response>`](crate::JsonLines): it decodes
+/// `P` is the protocol, for example `JsonLines<Response>`: it decodes
 /// what the server sends and encodes what the client sends. Methods take `&self`, so one
 /// task may send while another receives (share the client with an `Arc`).
 ///

@@ -15,7 +15,7 @@ const PREFIX: usize = 4;
 /// Length-prefixed packets over any serializer: each packet is its length as a 4-byte
 /// big-endian (network order) unsigned integer, then the serializer's bytes.
 ///
-/// The framing of [`Bincode`](crate::Bincode), and a way to put any
+/// The framing of `Bincode` (feature `bincode`), and a way to put any
 /// [`PacketSerializer`] on a stream (easynetwork has no such framing: it is Rust-only).
 ///
 /// A length over the frame limit (64 KiB by default) is one

@@ -40,7 +40,7 @@ use crate::error::{BoxError, ParseError};
 /// Turns a packet of type `Sent` into bytes: the sending half of a serializer.
 ///
 /// `Sent` is a type parameter (not an associated type) so that one serializer can send
-/// many types: [`JsonSerializer`] sends any `Serialize` value.
+/// many types: `JsonSerializer` sends any `Serialize` value.
 pub trait PacketSerializer<Sent: ?Sized> {
     /// Appends the bytes of `packet` to `dst`.
     ///
