@@ -307,7 +307,8 @@ def svg_chart(results: dict, scenarios: list[Scenario], servers: list[str]) -> s
     groups = [s for s in scenarios if s.name in results]
     width = left + sum(len([k for k in servers if k in results[s.name]]) * bar + gap
                        for s in groups) + legend
-    peak = max(r.cpu_us_per_request for s in groups for r in results[s.name].values())
+    peak = max((r.cpu_us_per_request for s in groups for r in results[s.name].values()),
+               default=1.0)
     peak = max(peak, 1.0)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 90}" '
            'font-family="sans-serif" font-size="11">',

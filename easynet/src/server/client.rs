@@ -41,6 +41,10 @@ struct WriteSide<Response> {
     /// The transport buffers what it is given (TLS): flush it after writing. A TCP
     /// socket does not, so the plain path skips the call.
     flush_io: bool,
+    /// The buffer grew past `SHRINK_ABOVE` for a large response. Its capacity alone
+    /// cannot tell once the bytes are written (writing advances the buffer's start, and
+    /// the capacity left shrinks with it), so this remembers to free it once it is empty.
+    grown: bool,
     waiters: Vec<Waker>,
 }
 
@@ -64,8 +68,9 @@ impl<Response> WriteSide<Response> {
                 Poll::Pending => return self.wait(cx),
             }
         }
-        if self.buf.capacity() > SHRINK_ABOVE {
+        if self.grown {
             self.buf = BytesMut::new();
+            self.grown = false;
         }
         self.wake_waiters();
         Poll::Ready(Ok(()))
@@ -80,7 +85,7 @@ impl<Response> WriteSide<Response> {
 
     fn fail(&mut self, error: std::io::Error) -> Result<(), SendError> {
         self.closed = true;
-        self.buf.clear();
+        self.buf = BytesMut::new();
         self.wake_waiters();
         Err(SendError::Io(error))
     }
@@ -131,6 +136,7 @@ impl<Response> StreamClient<Response> {
                 buf: BytesMut::new(),
                 closed: false,
                 flush_io: false,
+                grown: false,
                 waiters: Vec::new(),
             }),
             closing: AtomicBool::new(false),
@@ -182,12 +188,18 @@ impl<Response> StreamClient<Response> {
             if writer.closed {
                 return Err(SendError::Closed);
             }
-            let WriteSide { encoder, buf, .. } = &mut *writer;
+            let WriteSide {
+                encoder,
+                buf,
+                grown,
+                ..
+            } = &mut *writer;
             let start = buf.len();
             if let Err(e) = encoder.encode(packet, buf) {
                 buf.truncate(start);
                 return Err(e.into());
             }
+            *grown |= buf.capacity() > SHRINK_ABOVE;
             // Set before writing: if this future is dropped mid-write, the rest is still
             // flushed before the server next waits for the client.
             self.pending.store(true, Ordering::Relaxed);
@@ -330,5 +342,34 @@ impl<Response> fmt::Debug for StreamClient<Response> {
             .field("local_addr", &self.local_addr)
             .field("closing", &self.is_closing())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::BytesLines;
+
+    fn client() -> StreamClient<Bytes> {
+        StreamClient::new(
+            Box::new(tokio::io::sink()),
+            Box::new(BytesLines::new()),
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+            true,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_send_buffer_is_freed_after_a_large_response() {
+        let client = client();
+        client
+            .send_packet(&Bytes::from(vec![b'x'; 64_999]))
+            .await
+            .unwrap();
+        assert_eq!(client.lock().buf.capacity(), 0, "large send buffer kept");
+        assert!(!client.lock().grown);
     }
 }

@@ -536,4 +536,28 @@ mod tests {
         let got = reader.next_request(None, &shutdown, &client).await;
         assert!(matches!(got, Ok(Ok(line)) if line == "hello"));
     }
+
+    #[tokio::test]
+    async fn the_receive_buffer_is_freed_after_a_large_request() {
+        let (mut peer, server_side) = tokio::io::duplex(128 * 1024);
+        let client: StreamClient<Bytes> = StreamClient::new(
+            Box::new(tokio::io::sink()),
+            Box::new(BytesLines::new()),
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+            true,
+        );
+        let mut reader = RequestReader::new(server_side, BytesLines::new(), 16 * 1024);
+        let shutdown = CancellationToken::new();
+        let mut large = vec![b'x'; 64_999];
+        large.push(b'\n');
+        peer.write_all(&large).await.unwrap();
+        let got = reader.next_request(None, &shutdown, &client).await;
+        assert!(matches!(got, Ok(Ok(line)) if line.len() == 64_999));
+        assert_eq!(reader.buf.capacity(), 0, "large receive buffer kept");
+
+        peer.write_all(b"small\n").await.unwrap();
+        let got = reader.next_request(None, &shutdown, &client).await;
+        assert!(matches!(got, Ok(Ok(line)) if line == "small"));
+    }
 }
