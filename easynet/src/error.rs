@@ -29,60 +29,76 @@ pub enum ParseErrorKind {
 /// The stream stays usable: the next frame is decoded normally. Inside a handler this is
 /// what `recv!()` returns as `Err(RecvError::Parse(..))`, the analog of easynetwork's
 /// `StreamProtocolParseError`.
+///
+/// One pointer wide (the details are boxed): a decoded `Result<Packet, ParseError>` is
+/// moved several times on its way to `recv!()`, and errors are rare.
+pub struct ParseError(Box<ParseErrorInner>);
+
 #[derive(Debug)]
-pub struct ParseError {
+struct ParseErrorInner {
     kind: ParseErrorKind,
     message: Cow<'static, str>,
     source: Option<BoxError>,
 }
 
+impl fmt::Debug for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParseError")
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .field("source", &self.0.source)
+            .finish()
+    }
+}
+
 impl ParseError {
     /// A frame exceeded `limit` bytes.
     pub fn frame_too_large(limit: usize) -> Self {
-        ParseError {
+        ParseError(Box::new(ParseErrorInner {
             kind: ParseErrorKind::FrameTooLarge,
             message: format!("frame too large: more than {limit} bytes").into(),
             source: None,
-        }
+        }))
     }
 
     /// A frame is not a valid packet; `message` says what was expected (for example
     /// `"invalid JSON"`), `source` what went wrong.
     pub fn invalid(message: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> Self {
-        ParseError {
+        ParseError(Box::new(ParseErrorInner {
             kind: ParseErrorKind::InvalidPacket,
             message: message.into(),
             source: Some(source.into()),
-        }
+        }))
     }
 
     /// A frame is not a valid packet, with no underlying error.
     pub fn invalid_msg(message: impl Into<Cow<'static, str>>) -> Self {
-        ParseError {
+        ParseError(Box::new(ParseErrorInner {
             kind: ParseErrorKind::InvalidPacket,
             message: message.into(),
             source: None,
-        }
+        }))
     }
 
     /// What kind of error this is.
     pub fn kind(&self) -> ParseErrorKind {
-        self.kind
+        self.0.kind
     }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Some(source) => write!(f, "{}: {}", self.message, source),
-            None => f.write_str(&self.message),
+        match &self.0.source {
+            Some(source) => write!(f, "{}: {}", self.0.message, source),
+            None => f.write_str(&self.0.message),
         }
     }
 }
 
 impl StdError for ParseError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
     }

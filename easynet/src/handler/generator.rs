@@ -10,9 +10,30 @@
 //!   real future: the server only ever uses `async_resume`.
 //! - Only the `sync` flavour is used (`Send`, so a connection can run on any worker
 //!   thread); the `stack` flavour has unsoundness fixed only on genawaiter's master.
+//!
+//! # One genawaiter generator per connection
+//!
+//! A connection runs its `#[handler]` bodies (a generator `on_connection`, then `handle`
+//! again and again) one after another inside a single genawaiter generator, its
+//! [`Conversation`]. Each body is a plain future ([`Handler`]) that the conversation
+//! awaits in place; each `recv!()` suspends the conversation. So a fresh `handle` after
+//! `Ok` is a fresh body (fresh locals, as the how-to's fresh generator) without a fresh
+//! genawaiter generator: no allocation per request, and the step from one body's end to
+//! the next one's first `recv!()` happens within one resume.
+//!
+//! # Requests already received skip the round trip
+//!
+//! When the bytes of several requests arrived together (a client pipelining), the driver
+//! decodes them all into the slot's inbox at once, up to [`INBOX_CAPACITY`]. A `recv!()`
+//! that finds a request waiting there takes it without suspending: it would come back at
+//! once anyway, and a suspension costs a trip through genawaiter's shared cell and the
+//! driver. It still suspends (and the driver stops the connection) once the client is
+//! closing, as it would have.
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use genawaiter::GeneratorState;
@@ -20,6 +41,12 @@ use genawaiter::sync::{Co, Gen};
 
 use super::RecvError;
 use crate::error::HandlerError;
+use crate::server::ClientFlags;
+
+/// The most requests decoded ahead into a connection's inbox: enough that a burst read
+/// in one call is handed over in one resume, few enough that a burst of tiny requests
+/// does not turn into a long queue of decoded packets.
+pub(crate) const INBOX_CAPACITY: usize = 32;
 
 /// What one `recv!()` asks of the driver: wait for the next request, for at most
 /// `timeout`.
@@ -36,24 +63,109 @@ impl RecvParams {
     }
 }
 
-/// Where the server puts the request that a suspended `recv!()` is waiting for.
+/// Requests received and decoded, not yet handed over: the driver's reader.
+pub(crate) trait BufferedRequests<Request> {
+    /// The next one, without reading from the network.
+    fn next_buffered(&mut self) -> Option<Result<Request, RecvError>>;
+    /// Whether [`next_buffered`](Self::next_buffered) would give one.
+    fn has_buffered_request(&self) -> bool;
+}
+
+/// Where the server puts the requests that `recv!()` takes.
 ///
-/// One per connection, owned by the server's connection task and lent to every generator
-/// of that connection (the `#[handler]`-generated methods take it as a hidden parameter),
-/// so starting a generator allocates no slot of its own.
-pub struct RecvSlot<Request>(Mutex<Option<Result<Request, RecvError>>>);
+/// One per connection, owned by the server's connection task and lent to every body of
+/// that connection (the `#[handler]`-generated methods take it as a hidden parameter).
+pub struct RecvSlot<Request> {
+    /// The connection's generator handle, set when its [`Conversation`] starts.
+    co: OnceLock<Co<RecvParams, ()>>,
+    inbox: Mutex<Inbox<Request>>,
+    /// How many results `recv!()` has taken, ever: tells whether a body received any.
+    taken: AtomicU64,
+    /// How many results the inbox holds, mirrored outside its lock, so that a
+    /// `recv!()` that finds nothing waiting (the common case when requests do not
+    /// arrive together) does not take the lock to learn it.
+    waiting: AtomicUsize,
+    /// The client's `closing` and `batching` flags.
+    flags: Arc<ClientFlags>,
+}
+
+struct Inbox<Request> {
+    /// Results for `recv!()`, in order.
+    items: VecDeque<Result<Request, RecvError>>,
+    /// The driver's reader holds a further complete request beyond `items`.
+    more_buffered: bool,
+}
 
 impl<Request> RecvSlot<Request> {
-    pub(crate) fn new() -> Self {
-        RecvSlot(Mutex::new(None))
+    pub(crate) fn new(flags: Arc<ClientFlags>) -> Self {
+        RecvSlot {
+            co: OnceLock::new(),
+            inbox: Mutex::new(Inbox {
+                items: VecDeque::new(),
+                more_buffered: false,
+            }),
+            taken: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            flags,
+        }
     }
 
-    fn put(&self, item: Result<Request, RecvError>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(item);
+    fn lock(&self) -> MutexGuard<'_, Inbox<Request>> {
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The next result, if one is waiting. Tells the client whether responses may still
+    /// be gathered: only while further requests are already here.
     fn take(&self) -> Option<Result<Request, RecvError>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+        let mut inbox = self.lock();
+        let item = inbox.items.pop_front()?;
+        self.waiting.store(inbox.items.len(), Ordering::Relaxed);
+        // Only ever written under the inbox lock: a plain increment, no atomic
+        // read-modify-write (which costs as much as the lock itself).
+        let taken = self.taken.load(Ordering::Relaxed);
+        self.taken.store(taken + 1, Ordering::Relaxed);
+        let more = !inbox.items.is_empty() || inbox.more_buffered;
+        self.flags.batching.store(more, Ordering::Relaxed);
+        Some(item)
+    }
+
+    /// A result already waiting, unless the client is closing (then `recv!()` suspends,
+    /// and the driver ends the connection).
+    fn take_waiting(&self) -> Option<Result<Request, RecvError>> {
+        if self.waiting.load(Ordering::Relaxed) == 0 || self.flags.closing.load(Ordering::Acquire) {
+            return None;
+        }
+        self.take()
+    }
+
+    fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
+    }
+
+    /// Hands results over to `recv!()`: `first`, then those already received that
+    /// `source` gives, while the inbox has room.
+    pub(crate) fn deliver(
+        &self,
+        first: Result<Request, RecvError>,
+        source: &mut impl BufferedRequests<Request>,
+    ) {
+        let mut inbox = self.lock();
+        inbox.items.push_back(first);
+        while inbox.items.len() < INBOX_CAPACITY {
+            match source.next_buffered() {
+                Some(item) => inbox.items.push_back(item),
+                None => break,
+            }
+        }
+        inbox.more_buffered = source.has_buffered_request();
+        self.waiting.store(inbox.items.len(), Ordering::Relaxed);
+    }
+
+    fn suspend(&self, params: RecvParams) -> impl Future<Output = ()> + '_ {
+        self.co
+            .get()
+            .expect("easynet: recv!() outside a running connection")
+            .yield_(params)
     }
 }
 
@@ -63,41 +175,42 @@ impl<Request> std::fmt::Debug for RecvSlot<Request> {
     }
 }
 
-/// The generator side of `recv!()`: the macro rewrites each `recv!(..)` into
+/// The body side of `recv!()`: the macro rewrites each `recv!(..)` into
 /// `Recv::recv(&handle, params).await`.
 #[doc(hidden)]
 pub struct Recv<'a, Request> {
-    co: Co<RecvParams, ()>,
     slot: &'a RecvSlot<Request>,
 }
 
 impl<Request> Recv<'_, Request> {
     #[doc(hidden)]
     pub async fn recv(&self, params: RecvParams) -> Result<Request, RecvError> {
-        self.co.yield_(params).await;
+        if let Some(item) = self.slot.take_waiting() {
+            return item;
+        }
+        self.slot.suspend(params).await;
         self.slot.take().expect(
             "easynet: the generator was resumed without a request (two `recv!()` awaited at once?)",
         )
     }
 }
 
-/// A request handler's generator: what a [`#[handler]`](crate::handler) fn returns.
+/// A request handler's body: what a [`#[handler]`](crate::handler) fn returns.
 ///
 /// `F` is the body's future (its type is never written: the trait names it
-/// `impl Future`). You do not build or drive one yourself: the server resumes it up to
-/// each `recv!()`, decodes the next request, hands it over and resumes it again, until
-/// the body returns.
+/// `impl Future`). You do not build or drive one yourself: the server runs it inside the
+/// connection's generator, which it resumes up to each `recv!()`, decodes the next
+/// request, hands it over and resumes again, until the body returns.
 pub struct Handler<'a, Request, F: Future> {
-    generator: Gen<RecvParams, (), F>,
+    body: F,
     slot: &'a RecvSlot<Request>,
 }
 
-/// How far one resume got.
-pub(crate) enum Step {
-    /// The body waits in a `recv!()`.
-    Recv(RecvParams),
-    /// The body returned.
-    Done(Result<(), HandlerError>),
+/// How a body ended.
+pub(crate) struct Finished {
+    pub(crate) result: Result<(), HandlerError>,
+    /// Whether it took at least one result from `recv!()`.
+    pub(crate) received: bool,
 }
 
 impl<'a, Request, F> Handler<'a, Request, F>
@@ -105,31 +218,59 @@ where
     F: Future<Output = Result<(), HandlerError>> + Send,
 {
     /// Wraps a body that receives through `slot`. Used by the `#[handler]` expansion.
-    ///
-    /// genawaiter boxes the body once; with the per-connection slot, starting a
-    /// generator costs that box and genawaiter's own shared cell, nothing more.
     #[doc(hidden)]
     pub fn new(slot: &'a RecvSlot<Request>, body: impl FnOnce(Recv<'a, Request>) -> F) -> Self {
-        let generator = Gen::new(move |co| body(Recv { co, slot }));
-        Handler { generator, slot }
-    }
-
-    /// Runs the body until its next `recv!()` or its end.
-    pub(crate) async fn resume(&mut self) -> Step {
-        match self.generator.async_resume().await {
-            GeneratorState::Yielded(params) => Step::Recv(params),
-            GeneratorState::Complete(result) => Step::Done(result),
+        Handler {
+            body: body(Recv { slot }),
+            slot,
         }
     }
 
-    /// Hands the result of the pending `recv!()` over; the next `resume` returns it there.
-    pub(crate) fn deliver(&self, item: Result<Request, RecvError>) {
-        self.slot.put(item);
+    /// Runs the body to its end, inside the connection's [`Conversation`].
+    pub(crate) async fn run(self) -> Finished {
+        let before = self.slot.taken();
+        let result = self.body.await;
+        Finished {
+            result,
+            received: self.slot.taken() != before,
+        }
     }
 }
 
 impl<Request, F: Future> std::fmt::Debug for Handler<'_, Request, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handler").finish_non_exhaustive()
+    }
+}
+
+/// A connection's generator: runs `body` (which runs the connection's [`Handler`]s one
+/// after another), suspending at each `recv!()` that finds no request waiting.
+pub(crate) struct Conversation<F: Future> {
+    generator: Gen<RecvParams, (), F>,
+}
+
+impl<F> Conversation<F>
+where
+    F: Future<Output = ()> + Send,
+{
+    /// Starts the conversation of the connection that owns `slot`; one per slot.
+    pub(crate) fn new<Request>(slot: &RecvSlot<Request>, body: F) -> Self {
+        let generator = Gen::new(|co| {
+            if slot.co.set(co).is_err() {
+                unreachable!("easynet: a connection's RecvSlot started a second conversation");
+            }
+            body
+        });
+        Conversation { generator }
+    }
+
+    /// Runs until a `recv!()` waits for the network (`Some`, with what it asks), or the
+    /// conversation is over (`None`). Deliver a result through the slot before the next
+    /// resume.
+    pub(crate) async fn resume(&mut self) -> Option<RecvParams> {
+        match self.generator.async_resume().await {
+            GeneratorState::Yielded(params) => Some(params),
+            GeneratorState::Complete(()) => None,
+        }
     }
 }

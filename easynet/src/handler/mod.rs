@@ -14,7 +14,9 @@ use std::time::Duration;
 
 pub(crate) use context::Context;
 pub use context::{ClientLocal, ContextError};
-pub(crate) use generator::Step;
+#[cfg(test)]
+pub(crate) use generator::INBOX_CAPACITY;
+pub(crate) use generator::{BufferedRequests, Conversation, Finished};
 pub use generator::{Handler, RecvSlot};
 #[doc(hidden)]
 pub use generator::{Recv, RecvParams};
@@ -83,12 +85,14 @@ impl RecvError {
 /// The life of a connection:
 /// 1. [`on_connection`](Self::on_connection) runs (it may send, close, or read a log-in
 ///    with `recv!()`).
-/// 2. A generator from [`handle`](Self::handle) runs up to its first `recv!()`; the next
+/// 2. The body of [`handle`](Self::handle) runs up to its first `recv!()`; the next
 ///    request is decoded and handed to it; and so on for every `recv!()`. When the body
-///    returns `Ok`, a fresh generator handles the next request. When it returns before its
-///    first `recv!()`, the connection is closed. When it returns an error or panics, the
-///    error is logged with the client's address and the connection is closed; other
-///    clients are not affected.
+///    returns `Ok`, a fresh run of it (fresh locals, as Python's fresh generator) handles
+///    the next request. When it returns before its first `recv!()`, the connection is
+///    closed. When it returns an error or panics, the error is logged with the client's
+///    address and the connection is closed; other clients are not affected. Requests
+///    that arrived together (a client pipelining) are decoded together, and a `recv!()`
+///    takes an already decoded one at once.
 /// 3. When the connection ends, whatever ended it, [`on_disconnection`](Self::on_disconnection)
 ///    runs once.
 #[diagnostic::on_unimplemented(

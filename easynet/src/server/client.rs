@@ -6,7 +6,7 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -97,6 +97,16 @@ impl<Response> WriteSide<Response> {
     }
 }
 
+/// What a client handle and its connection's request slot both look at.
+pub(crate) struct ClientFlags {
+    /// [`StreamClient::close`] was called, or the connection is ending: no request is
+    /// handed to the handler any more.
+    pub(crate) closing: AtomicBool,
+    /// A further request is already received and decoded: the response to the current
+    /// one may wait to be written together with the next ones.
+    pub(crate) batching: AtomicBool,
+}
+
 /// A connected client, given to every hook of a
 /// [`StreamRequestHandler`](crate::StreamRequestHandler): send packets to it, close it,
 /// learn its addresses.
@@ -104,10 +114,9 @@ impl<Response> WriteSide<Response> {
 /// The analog of easynetwork's `AsyncStreamClient[Response]`.
 pub struct StreamClient<Response> {
     writer: Mutex<WriteSide<Response>>,
-    closing: AtomicBool,
-    /// Set by the connection driver while a complete request is already buffered: the
-    /// response to the current one may then wait to be written with the next ones.
-    batching: AtomicBool,
+    /// Shared with the connection's request slot, which reads `closing` and sets
+    /// `batching` as `recv!()` takes requests.
+    flags: Arc<ClientFlags>,
     /// The send buffer may hold bytes not yet written: lets the driver skip taking the
     /// write lock before each read when there is nothing to flush.
     pending: AtomicBool,
@@ -139,8 +148,10 @@ impl<Response> StreamClient<Response> {
                 grown: false,
                 waiters: Vec::new(),
             }),
-            closing: AtomicBool::new(false),
-            batching: AtomicBool::new(false),
+            flags: Arc::new(ClientFlags {
+                closing: AtomicBool::new(false),
+                batching: AtomicBool::new(false),
+            }),
             pending: AtomicBool::new(false),
             remote_addr,
             local_addr,
@@ -183,31 +194,51 @@ impl<Response> StreamClient<Response> {
     /// serialized (nothing is sent, the connection stays usable); [`SendError::Io`] if
     /// writing failed (the connection is then closed).
     pub async fn send_packet(&self, packet: &Response) -> Result<(), SendError> {
-        {
+        // One lock for encoding and the first write attempt: a send that completes at
+        // once (the common case) takes the write lock once.
+        let mut encoded = false;
+        let sent = poll_fn(|cx| {
             let mut writer = self.lock();
-            if writer.closed {
-                return Err(SendError::Closed);
+            if !encoded {
+                if writer.closed {
+                    return Poll::Ready(Err(SendError::Closed));
+                }
+                let WriteSide {
+                    encoder,
+                    buf,
+                    grown,
+                    ..
+                } = &mut *writer;
+                let start = buf.len();
+                if let Err(e) = encoder.encode(packet, buf) {
+                    buf.truncate(start);
+                    return Poll::Ready(Err(e.into()));
+                }
+                *grown |= buf.capacity() > SHRINK_ABOVE;
+                encoded = true;
+                // Set before writing: if this future is dropped mid-write, the rest is
+                // still flushed before the server next waits for the client.
+                self.pending.store(true, Ordering::Relaxed);
+                if self.flags.batching.load(Ordering::Relaxed) && buf.len() < MAX_BATCH {
+                    // Gathered: written with the responses to the requests already here.
+                    return Poll::Ready(Ok(false));
+                }
             }
-            let WriteSide {
-                encoder,
-                buf,
-                grown,
-                ..
-            } = &mut *writer;
-            let start = buf.len();
-            if let Err(e) = encoder.encode(packet, buf) {
-                buf.truncate(start);
-                return Err(e.into());
+            writer.poll_flush(cx).map_ok(|()| true)
+        })
+        .await;
+        match sent {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                self.pending.store(false, Ordering::Relaxed);
+                Ok(())
             }
-            *grown |= buf.capacity() > SHRINK_ABOVE;
-            // Set before writing: if this future is dropped mid-write, the rest is still
-            // flushed before the server next waits for the client.
-            self.pending.store(true, Ordering::Relaxed);
-            if self.batching.load(Ordering::Relaxed) && buf.len() < MAX_BATCH {
-                return Ok(());
+            Err(SendError::Io(e)) => {
+                self.pending.store(false, Ordering::Relaxed);
+                Err(SendError::Io(e))
             }
+            Err(e) => Err(e),
         }
-        self.write_out().await
     }
 
     /// Writes out every packet still waiting in the send buffer.
@@ -245,7 +276,7 @@ impl<Response> StreamClient<Response> {
     /// started; `on_disconnection` still runs. Later [`send_packet`](Self::send_packet)
     /// calls fail with [`SendError::Closed`]. Closing twice is harmless.
     pub async fn close(&self) {
-        self.closing.store(true, Ordering::Release);
+        self.flags.closing.store(true, Ordering::Release);
         if self.lock().closed {
             return;
         }
@@ -274,7 +305,7 @@ impl<Response> StreamClient<Response> {
 
     /// Whether [`close`](Self::close) was called (the how-to's `client.is_closing()`).
     pub fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire)
+        self.flags.closing.load(Ordering::Acquire)
     }
 
     /// The client's address.
@@ -325,13 +356,15 @@ impl<Response> StreamClient<Response> {
         self.tls.as_deref()
     }
 
-    pub(crate) fn set_batching(&self, batching: bool) {
-        self.batching.store(batching, Ordering::Relaxed);
+    /// The flags the connection's request slot shares.
+    pub(crate) fn flags(&self) -> Arc<ClientFlags> {
+        Arc::clone(&self.flags)
     }
 
-    /// Marks the connection as ending (peer gone, shutdown): no new generator starts.
+    /// Marks the connection as ending (peer gone, shutdown): no further request is handed
+    /// to the handler, and no new `handle` body starts.
     pub(crate) fn mark_closing(&self) {
-        self.closing.store(true, Ordering::Release);
+        self.flags.closing.store(true, Ordering::Release);
     }
 }
 

@@ -1,8 +1,9 @@
 //! The connection driver: one tokio task per client, reading requests and driving the
-//! handler's generators.
+//! handler's generator.
 
 use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -11,11 +12,14 @@ use futures_util::FutureExt;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::StreamClient;
 use crate::error::{HandlerError, ParseError, ProtocolError, is_disconnect};
-use crate::handler::{Handler, RecvError, RecvSlot, Step, StreamRequestHandler};
+use crate::handler::{
+    BufferedRequests, Conversation, Finished, Handler, RecvError, RecvParams, RecvSlot,
+    StreamRequestHandler,
+};
 use crate::transport::ReadHalf;
 
 /// The least room made for a read, even with a smaller `max_recv_size` (which still caps
@@ -42,6 +46,10 @@ pub(crate) struct RequestReader<R, D: Decoder> {
     /// tell once a decoder has split the frame off (the allocation is then shared), so
     /// this remembers to free it once it is empty.
     grown: bool,
+    /// The server's shutdown, as one future kept for the connection's life: once it has
+    /// registered its waker, a later wait only checks it, where a new future per wait
+    /// would register and unregister (two locks of the token's shared waiter list).
+    cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
 }
 
 /// Why the reader gave no request.
@@ -64,12 +72,8 @@ where
             ahead: None,
             ended: false,
             grown: false,
+            cancelled: None,
         }
-    }
-
-    /// Whether a complete request (or parse error) is already waiting.
-    pub(crate) fn has_buffered_request(&self) -> bool {
-        self.ahead.is_some()
     }
 
     /// Decodes one request from the buffer, without reading.
@@ -142,12 +146,16 @@ where
     }
 
     async fn fill(&mut self, deadline: Option<Instant>, shutdown: &CancellationToken) -> Fill {
+        let mut cancelled = self
+            .cancelled
+            .get_or_insert_with(|| Box::pin(shutdown.clone().cancelled_owned()))
+            .as_mut();
         // With nothing buffered and no buffer (a connection that never sent anything, or
         // one whose large buffer was just freed), wait until the socket is readable
         // before allocating: an idle connection holds no receive buffer.
         if self.buf.capacity() == 0 {
             let readable = self.io.readable();
-            match race(readable, deadline, shutdown).await {
+            match race(readable, deadline, cancelled.as_mut()).await {
                 Some(Ok(())) => {}
                 Some(Err(e)) => return read_failed(&e),
                 None if shutdown.is_cancelled() => return Fill::Closed,
@@ -170,13 +178,35 @@ where
         }
         let mut limited = (&mut self.buf).limit(self.max_recv_size);
         let read = self.io.read_buf(&mut limited);
-        match race(read, deadline, shutdown).await {
+        match race(read, deadline, cancelled.as_mut()).await {
             Some(Ok(0)) => Fill::Closed,
             Some(Ok(_)) => Fill::Data,
             Some(Err(e)) => read_failed(&e),
             None if shutdown.is_cancelled() => Fill::Closed,
             None => Fill::TimedOut,
         }
+    }
+}
+
+impl<R, D> BufferedRequests<D::Item> for RequestReader<R, D>
+where
+    R: ReadHalf,
+    D: Decoder<Error = ProtocolError>,
+{
+    /// The next request already received and decoded, without reading; the one after it
+    /// is decoded ahead too, so that [`has_buffered_request`](Self::has_buffered_request)
+    /// stays exact.
+    fn next_buffered(&mut self) -> Option<Result<D::Item, RecvError>> {
+        let item = self.ahead.take()?;
+        if !self.buf.is_empty() {
+            self.ahead = self.decode_buffered();
+        }
+        Some(item.map_err(RecvError::Parse))
+    }
+
+    /// Whether a complete request (or parse error) is already waiting.
+    fn has_buffered_request(&self) -> bool {
+        self.ahead.is_some()
     }
 }
 
@@ -192,11 +222,10 @@ fn read_failed(error: &std::io::Error) -> Fill {
 async fn race<F: Future>(
     future: F,
     deadline: Option<Instant>,
-    shutdown: &CancellationToken,
+    mut cancelled: Pin<&mut WaitForCancellationFutureOwned>,
 ) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     let mut sleep = std::pin::pin!(deadline.map(tokio::time::sleep_until));
-    let mut cancelled = std::pin::pin!(shutdown.cancelled());
     poll_fn(|cx| {
         if let Poll::Ready(output) = future.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
@@ -220,16 +249,6 @@ enum Fill {
     Closed,
 }
 
-/// How a generator run ended.
-enum Outcome {
-    /// The body returned `Ok` after receiving at least one request.
-    Finished,
-    /// The body returned `Ok` without ever waiting for a request.
-    FinishedEarly,
-    /// The connection must end (peer gone, error or panic logged, client closed, shutdown).
-    Stop,
-}
-
 /// Everything one connection task needs.
 pub(crate) struct Connection<'c, H: StreamRequestHandler, R, D: Decoder> {
     pub(crate) handler: &'c H,
@@ -247,8 +266,9 @@ where
 {
     /// Serves the client until the connection ends, then runs `on_disconnection`.
     pub(crate) async fn run(mut self) {
-        // Lent to every generator of this connection: the one place requests go through.
-        let slot = RecvSlot::new();
+        // Lent to every handler body of this connection: the one place requests go
+        // through.
+        let slot = RecvSlot::new(self.client.flags());
         self.serve(&slot).await;
         self.client.mark_closing();
         let handler = self.handler;
@@ -272,109 +292,120 @@ where
     }
 
     async fn serve(&mut self, slot: &RecvSlot<H::Request>) {
-        match self.handler.__on_connection_handler(self.client, slot) {
-            Some(hook) => {
-                if let Outcome::Stop = self.drive(hook, "on_connection").await {
-                    return;
-                }
-            }
-            None => {
-                let hook = AssertUnwindSafe(self.handler.on_connection(self.client)).catch_unwind();
-                let failure = match hook.await {
-                    Ok(Ok(())) => None,
-                    Ok(Err(error)) => Some(error.to_string()),
-                    Err(panic) => Some(format!("panicked: {}", panic_message(&*panic))),
-                };
-                if let Some(error) = failure {
-                    tracing::error!(
-                        client = %self.client.remote_addr(),
-                        error = %error,
-                        "on_connection failed, closing the connection"
-                    );
-                    return;
-                }
+        let (handler, client) = (self.handler, self.client);
+        let hook = handler.__on_connection_handler(client, slot);
+        if hook.is_none() {
+            let hook = AssertUnwindSafe(handler.on_connection(client)).catch_unwind();
+            let failure = match hook.await {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(panic) => Some(format!("panicked: {}", panic_message(&*panic))),
+            };
+            if let Some(error) = failure {
+                tracing::error!(
+                    client = %client.remote_addr(),
+                    error = %error,
+                    "on_connection failed, closing the connection"
+                );
+                return;
             }
         }
-        while !self.client.is_closing() {
-            let generator = self.handler.handle(self.client, slot);
-            match self.drive(generator, "handle").await {
-                Outcome::Finished => {}
-                Outcome::FinishedEarly => {
-                    tracing::debug!(
-                        client = %self.client.remote_addr(),
-                        "handle returned before its first recv!(): closing the connection"
-                    );
-                    return;
-                }
-                Outcome::Stop => return,
-            }
-        }
+        let conversation = Conversation::new(slot, converse(handler, client, slot, hook));
+        self.drive(conversation, slot).await;
     }
 
-    /// Drives one generator to its end.
-    async fn drive<F>(&mut self, mut generator: Handler<'_, H::Request, F>, hook: &str) -> Outcome
+    /// Resumes the connection's generator until it ends, receiving a request each time a
+    /// `recv!()` waits for one.
+    async fn drive<F>(&mut self, mut conversation: Conversation<F>, slot: &RecvSlot<H::Request>)
     where
-        F: Future<Output = Result<(), HandlerError>> + Send,
+        F: Future<Output = ()> + Send,
     {
-        let mut received = false;
-        loop {
-            let step = match resume(
-                &mut generator,
-                self.client,
-                &self.shutdown,
-                self.shutdown_timeout,
-            )
-            .await
+        let client = self.client;
+        while let Some(params) = resume(
+            &mut conversation,
+            client,
+            &self.shutdown,
+            self.shutdown_timeout,
+        )
+        .await
+        {
+            if client.is_closing() {
+                return;
+            }
+            let first = match self
+                .reader
+                .next_request(params.timeout, &self.shutdown, client)
+                .await
             {
-                Some(step) => step,
-                None => return Outcome::Stop,
+                Ok(item) => item,
+                Err(ReadEnd::Closed) => return,
             };
-            match step {
-                Step::Recv(params) => {
-                    if self.client.is_closing() {
-                        return Outcome::Stop;
-                    }
-                    let next = self
-                        .reader
-                        .next_request(params.timeout, &self.shutdown, self.client)
-                        .await;
-                    match next {
-                        Ok(item) => {
-                            self.client.set_batching(self.reader.has_buffered_request());
-                            generator.deliver(item);
-                            received = true;
-                        }
-                        Err(ReadEnd::Closed) => return Outcome::Stop,
-                    }
-                }
-                Step::Done(Ok(())) if received => return Outcome::Finished,
-                Step::Done(Ok(())) => return Outcome::FinishedEarly,
-                Step::Done(Err(error)) => {
-                    tracing::error!(
-                        client = %self.client.remote_addr(),
-                        error = %error,
-                        "{hook} failed, closing the connection"
-                    );
-                    return Outcome::Stop;
-                }
+            // The requests already decodable go along: `recv!()` takes them without
+            // another trip through the generator.
+            slot.deliver(first, &mut self.reader);
+        }
+    }
+}
+
+/// The body of a connection's generator: the `#[handler]` `on_connection` if there is
+/// one, then `handle` again and again (a fresh body after each `Ok`), until the client
+/// is closing or a body fails. Errors are logged here, with the client's address.
+async fn converse<'a, H, F>(
+    handler: &'a H,
+    client: &'a StreamClient<H::Response>,
+    slot: &'a RecvSlot<H::Request>,
+    on_connection: Option<Handler<'a, H::Request, F>>,
+) where
+    H: StreamRequestHandler,
+    F: Future<Output = Result<(), HandlerError>> + Send,
+{
+    if let Some(hook) = on_connection {
+        // Returning before any `recv!()` is fine for `on_connection`; an error is not.
+        if let Err(error) = hook.run().await.result {
+            log_failure(client, "on_connection", &error);
+            return;
+        }
+    }
+    while !client.is_closing() {
+        let Finished { result, received } = handler.handle(client, slot).run().await;
+        match result {
+            Ok(()) if received => {}
+            Ok(()) => {
+                tracing::debug!(
+                    client = %client.remote_addr(),
+                    "handle returned before its first recv!(): closing the connection"
+                );
+                return;
+            }
+            Err(error) => {
+                log_failure(client, "handle", &error);
+                return;
             }
         }
     }
 }
 
-/// Resumes the generator, catching panics, and giving up on it `shutdown_timeout`
-/// after a shutdown began. `None`: the generator must be dropped and the connection
-/// closed.
-async fn resume<Request, Response, F>(
-    generator: &mut Handler<'_, Request, F>,
+fn log_failure<Response>(client: &StreamClient<Response>, hook: &str, error: &HandlerError) {
+    tracing::error!(
+        client = %client.remote_addr(),
+        error = %error,
+        "{hook} failed, closing the connection"
+    );
+}
+
+/// Resumes the connection's generator, catching panics, and giving up on it
+/// `shutdown_timeout` after a shutdown began. `None`: the generator ended or must be
+/// dropped, and the connection closed.
+async fn resume<Response, F>(
+    conversation: &mut Conversation<F>,
     client: &StreamClient<Response>,
     shutdown: &CancellationToken,
     shutdown_timeout: Duration,
-) -> Option<Step>
+) -> Option<RecvParams>
 where
-    F: Future<Output = Result<(), HandlerError>> + Send,
+    F: Future<Output = ()> + Send,
 {
-    let resumed = AssertUnwindSafe(generator.resume()).catch_unwind();
+    let resumed = AssertUnwindSafe(conversation.resume()).catch_unwind();
     let mut resumed = std::pin::pin!(resumed);
     // Fast path: most resumes complete at once (the response was written).
     let grace = async {
@@ -393,7 +424,7 @@ where
     })
     .await;
     match outcome {
-        Some(Ok(step)) => Some(step),
+        Some(Ok(params)) => params,
         Some(Err(panic)) => {
             let message = panic_message(&*panic);
             tracing::error!(
@@ -433,6 +464,7 @@ mod tests {
     use tokio::io::{AsyncWrite, AsyncWriteExt};
 
     use super::*;
+    use crate::handler::INBOX_CAPACITY;
     use crate::{BytesLines, HandlerError, handler, recv};
 
     /// Records every write call separately.
@@ -559,5 +591,102 @@ mod tests {
         peer.write_all(b"small\n").await.unwrap();
         let got = reader.next_request(None, &shutdown, &client).await;
         assert!(matches!(got, Ok(Ok(line)) if line == "small"));
+    }
+
+    /// Echoes in an inner loop, counting the requests it receives; `quit` closes the
+    /// client, `slow` waits a long time before the next `recv!()`.
+    #[derive(Default)]
+    struct Pipelined {
+        received: std::sync::atomic::AtomicUsize,
+    }
+
+    impl StreamRequestHandler for Pipelined {
+        type Request = Bytes;
+        type Response = Bytes;
+
+        #[handler]
+        async fn handle(&self, client: &StreamClient<Bytes>) -> Result<(), HandlerError> {
+            loop {
+                let line = recv!()?;
+                self.received
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if line == "quit" {
+                    // Waits again: no further request may come after a close.
+                    client.close().await;
+                    continue;
+                }
+                client.send_packet(&line).await?;
+                if line == "slow" {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+            }
+        }
+    }
+
+    fn pipelined_connection<'c>(
+        handler: &'c Pipelined,
+        client: &'c StreamClient<Bytes>,
+        server_side: tokio::io::DuplexStream,
+    ) -> Connection<'c, Pipelined, tokio::io::DuplexStream, BytesLines> {
+        Connection {
+            handler,
+            client,
+            reader: RequestReader::new(server_side, BytesLines::new(), 16 * 1024),
+            shutdown: CancellationToken::new(),
+            shutdown_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn recording_client(writes: &Writes) -> StreamClient<Bytes> {
+        StreamClient::new(
+            Box::new(writes.clone()),
+            Box::new(BytesLines::new()),
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+            true,
+        )
+    }
+
+    #[tokio::test]
+    async fn requests_buffered_behind_a_close_are_not_handled() {
+        let (mut peer, server_side) = tokio::io::duplex(64 * 1024);
+        let writes = Writes::default();
+        let client = recording_client(&writes);
+        // All four arrive in one read: `b` and `c` wait in the inbox when `quit` closes.
+        peer.write_all(b"a\nquit\nb\nc\n").await.unwrap();
+        let handler = Pipelined::default();
+        pipelined_connection(&handler, &client, server_side)
+            .run()
+            .await;
+        assert_eq!(writes.0.lock().unwrap().concat(), b"a\n");
+        assert_eq!(
+            handler.received.into_inner(),
+            2,
+            "only `a` and `quit` received"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_response_to_the_last_buffered_request_is_not_held_back() {
+        let (mut peer, server_side) = tokio::io::duplex(64 * 1024);
+        let writes = Writes::default();
+        let client = recording_client(&writes);
+        // `slow` is the last request buffered: its response must go out before the
+        // handler's long wait, not after it.
+        peer.write_all(b"1\n2\nslow\n").await.unwrap();
+        let handler = Pipelined::default();
+        let connection = pipelined_connection(&handler, &client, server_side).run();
+        let outcome = tokio::time::timeout(Duration::from_millis(300), connection).await;
+        assert!(outcome.is_err(), "the handler is still waiting");
+        assert_eq!(writes.0.lock().unwrap().clone(), [b"1\n2\nslow\n".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn more_requests_than_the_inbox_holds_are_all_answered_in_order() {
+        let requests: Vec<u8> = (0..3 * INBOX_CAPACITY + 5)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let writes = echo_through(&requests).await;
+        assert_eq!(writes.concat(), requests);
     }
 }

@@ -5,6 +5,7 @@ mod client;
 mod connection;
 mod service;
 
+pub(crate) use client::ClientFlags;
 pub use client::StreamClient;
 pub use service::ExitStack;
 
