@@ -346,6 +346,68 @@ def svg_chart(results: dict, scenarios: list[Scenario], servers: list[str]) -> s
     return "\n".join(out)
 
 
+def targets(results: dict, memory: dict) -> list[str]:
+    """The issue's targets, checked against this run's figures (never typed by hand)."""
+
+    def cpu(scenario: str, kind: str) -> float | None:
+        run = results.get(scenario, {}).get(kind)
+        return run.cpu_us_per_request if run else None
+
+    rows: list[tuple[str, str, bool]] = []
+
+    def vs_raw(scenario: str, limit: float, label: str) -> float | None:
+        ours, raw = cpu(scenario, "easynet-loop"), cpu(scenario, "tokio-raw")
+        if ours is None or raw is None:
+            return None
+        rows.append((f"≤ {limit}× raw tokio at {label}", f"{ours / raw:.2f}×", ours / raw <= limit))
+        return ours
+
+    vs_raw("1024x1x10", 1.1, "1024×1")
+    vs_raw("64x1x100", 1.1, "64×1 (100 connections)")
+    ours = vs_raw("1024x5x10", 1.4, "1024×5")
+    framed = cpu("1024x5x10", "framed-feed")
+    if ours is not None and framed is not None:
+        rows.append(("better than `Framed` feed-then-flush at 1024×5",
+                     f"{ours:.2f} vs {framed:.2f} µs ({ours / framed - 1:+.1%})", ours < framed))
+    vs_raw("65000x1x3", 1.3, "65000×1")
+    gaps = {}
+    for scenario in ("1024x1x10", "1024x5x10", "64x1x100", "65000x1x3"):
+        loop, per_request = cpu(scenario, "easynet-loop"), cpu(scenario, "easynet-per-request")
+        if loop and per_request:
+            gaps[scenario] = per_request / loop - 1
+    if gaps:
+        rows.append(("generator per request within 5% of the inner loop",
+                     ", ".join(f"{g:+.1%} at {s.rsplit('x', 1)[0].replace('x', '×')}"
+                               for s, g in gaps.items()),
+                     all(g <= 0.05 for g in gaps.values())))
+    for scenario, factor, label in (("1024x5x10", 5, "1024×5"), ("1024x1x10", 2.5, "1024×1")):
+        ours, python = cpu(scenario, "easynet-loop"), cpu(scenario, "easynetwork-uvloop")
+        if ours and python:
+            rows.append((f"≥ {factor}× less CPU than Python easynetwork + uvloop at {label}",
+                         f"{python / ours:.1f}×", python / ours >= factor))
+    ours, raw = memory.get("easynet-loop"), memory.get("tokio-raw")
+    if ours and raw:
+        rows.append(("idle memory per connection ≤ 2× raw tokio's",
+                     f"{ours.idle_kib_per_conn:.1f} vs {raw.idle_kib_per_conn:.1f} KiB "
+                     f"({ours.idle_kib_per_conn / raw.idle_kib_per_conn:.2f}×)",
+                     ours.idle_kib_per_conn <= 2 * raw.idle_kib_per_conn))
+    if ours:
+        rows.append(("after a 65,000-byte echo, back to ≤ 2× idle",
+                     f"{ours.after_large_kib_per_conn:.1f} KiB "
+                     f"({ours.after_large_kib_per_conn / ours.idle_kib_per_conn:.2f}× idle)",
+                     ours.after_large_kib_per_conn <= 2 * ours.idle_kib_per_conn))
+    if not rows:
+        return []
+    lines = ["## Targets", "",
+             "Checked by the harness against the tables above (server CPU per request, "
+             "medians, measured side by side in one run; \"easynet\" is the inner-loop "
+             "bytes-lines server unless said otherwise).", "",
+             "| target | measured | met |", "| --- | --- | --- |"]
+    lines += [f"| {target} | {measured} | {'yes' if met else '**no**'} |"
+              for target, measured, met in rows]
+    return lines + [""]
+
+
 def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: list[str],
              args: argparse.Namespace, command: str) -> str:
     lines = ["# Benchmarks", "",
@@ -391,6 +453,7 @@ def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: li
                              f"{m.after_large_kib_per_conn:.1f} |")
         lines.append("")
     lines += ["![server CPU per request](benchmarks.svg)", ""]
+    lines += targets(results, memory)
     notes = HERE / "notes.md"
     if notes.exists():
         # What the figures mean, targets met or missed and why: kept by hand next to the
