@@ -312,6 +312,30 @@ async fn returning_ok_starts_a_fresh_generator_per_request() {
         peer.send(format!("{i}\n").as_bytes()).await;
         assert_eq!(peer.json().await, json!({"gen": i, "echo": i}));
     }
+    // Requests arriving together: still one fresh generator each, answered in order.
+    peer.send(b"3\n4\n5\n6\n").await;
+    for i in 3..7 {
+        assert_eq!(peer.json().await, json!({"gen": i, "echo": i}));
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn requests_that_arrived_behind_a_close_are_never_handled() {
+    let (handler, mut log) = lifecycle();
+    let running = serve(JsonLines::new(), handler).await;
+    let mut peer = RawPeer::connect(running.addr).await;
+    // One write: `1` and `2` are already received when the first request closes.
+    peer.send(b"\"close\"\n1\n2\n").await;
+    assert_eq!(peer.json().await, json!("closing"));
+    peer.expect_eof().await;
+    assert_eq!(log.next().await, "send after close: client closed");
+    assert!(log.next().await.starts_with("disconnected"));
+    assert_eq!(
+        running.server.handler().generators.load(Ordering::SeqCst),
+        1,
+        "no generator started for the requests behind the close"
+    );
     running.stop().await;
 }
 
