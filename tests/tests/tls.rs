@@ -158,6 +158,28 @@ async fn round_trip(client: &TcpClient<JsonLines<Value>>, packet: Value) {
     assert_eq!(within(client.recv_packet()).await.expect("recv"), packet);
 }
 
+/// The end of a test where the server refused some TLS clients: a good `client` is
+/// still served; once it leaves, exactly one connection ran the hooks (`why` if not);
+/// the refusals were logged (a line with every word of `logged`), and nothing at WARN or
+/// ERROR level.
+async fn still_serving_after_refusals(
+    running: Server,
+    stats: &Stats,
+    client: TcpClient<JsonLines<Value>>,
+    packet: Value,
+    logs: &logs::Logs,
+    logged: &[&str],
+    why: &str,
+) {
+    round_trip(&client, packet).await;
+    client.close().await;
+    stats.wait_disconnections(1).await;
+    assert_eq!(stats.connections(), 1, "{why}");
+    running.stop().await;
+    assert!(logs.has_line_with(logged), "{}", logs.text());
+    assert_no_warnings(logs);
+}
+
 /// Fails if anything at WARN or ERROR level was logged.
 fn assert_no_warnings(logs: &logs::Logs) {
     let text = logs.text();
@@ -284,17 +306,16 @@ async fn a_wrong_server_name_is_refused_and_the_server_runs_no_hook() {
 
     // The server is not disturbed: a good client is served.
     let client = connect(running.addr, "127.0.0.1", &pki.client_tls()).await;
-    round_trip(&client, json!("still serving")).await;
-    client.close().await;
-    stats.wait_disconnections(1).await;
-    assert_eq!(stats.connections(), 1, "no hook for the refused handshakes");
-    running.stop().await;
-    assert!(
-        logs.has_line_with(&["DEBUG", "TLS handshake failed", "client=127.0.0.1:"]),
-        "{}",
-        logs.text()
-    );
-    assert_no_warnings(&logs);
+    still_serving_after_refusals(
+        running,
+        &stats,
+        client,
+        json!("still serving"),
+        &logs,
+        &["DEBUG", "TLS handshake failed", "client=127.0.0.1:"],
+        "no hook for the refused handshakes",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -328,17 +349,16 @@ async fn a_certificate_from_an_untrusted_ca_is_refused() {
     );
 
     let client = connect(running.addr, "localhost", &pki.client_tls()).await;
-    round_trip(&client, json!({"after": "two refusals"})).await;
-    client.close().await;
-    stats.wait_disconnections(1).await;
-    assert_eq!(stats.connections(), 1);
-    running.stop().await;
-    assert!(
-        logs.has_line_with(&["DEBUG", "TLS handshake failed"]),
-        "{}",
-        logs.text()
-    );
-    assert_no_warnings(&logs);
+    still_serving_after_refusals(
+        running,
+        &stats,
+        client,
+        json!({"after": "two refusals"}),
+        &logs,
+        &["DEBUG", "TLS handshake failed"],
+        "no hook for the refused handshakes",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -431,17 +451,16 @@ async fn a_silent_plain_tcp_client_is_closed_when_the_handshake_times_out() {
         "closed after {elapsed:?}"
     );
 
-    round_trip(&client, json!("still not disturbed")).await;
-    client.close().await;
-    stats.wait_disconnections(1).await;
-    assert_eq!(stats.connections(), 1, "no hook ran for the silent client");
-    running.stop().await;
-    assert!(
-        logs.has_line_with(&["DEBUG", "TLS handshake failed", "timed out"]),
-        "{}",
-        logs.text()
-    );
-    assert_no_warnings(&logs);
+    still_serving_after_refusals(
+        running,
+        &stats,
+        client,
+        json!("still not disturbed"),
+        &logs,
+        &["DEBUG", "TLS handshake failed", "timed out"],
+        "no hook ran for the silent client",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -562,17 +581,16 @@ async fn mutual_tls_refuses_clients_without_a_trusted_certificate() {
     );
 
     let client = connect(running.addr, "localhost", &pki.mtls_client_tls()).await;
-    round_trip(&client, json!("trusted")).await;
-    client.close().await;
-    stats.wait_disconnections(1).await;
-    assert_eq!(stats.connections(), 1, "no hook for the refused clients");
-    running.stop().await;
-    assert!(
-        logs.has_line_with(&["DEBUG", "TLS handshake failed"]),
-        "{}",
-        logs.text()
-    );
-    assert_no_warnings(&logs);
+    still_serving_after_refusals(
+        running,
+        &stats,
+        client,
+        json!("trusted"),
+        &logs,
+        &["DEBUG", "TLS handshake failed"],
+        "no hook for the refused clients",
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -197,7 +197,7 @@ impl<Response> StreamClient<Response> {
         // One lock for encoding and the first write attempt: a send that completes at
         // once (the common case) takes the write lock once.
         let mut encoded = false;
-        let sent = poll_fn(|cx| {
+        poll_fn(|cx| {
             let mut writer = self.lock();
             if !encoded {
                 if writer.closed {
@@ -221,24 +221,12 @@ impl<Response> StreamClient<Response> {
                 self.pending.store(true, Ordering::Relaxed);
                 if self.flags.batching.load(Ordering::Relaxed) && buf.len() < MAX_BATCH {
                     // Gathered: written with the responses to the requests already here.
-                    return Poll::Ready(Ok(false));
+                    return Poll::Ready(Ok(()));
                 }
             }
-            writer.poll_flush(cx).map_ok(|()| true)
+            self.poll_write_out(&mut writer, cx)
         })
-        .await;
-        match sent {
-            Ok(false) => Ok(()),
-            Ok(true) => {
-                self.pending.store(false, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(SendError::Io(e)) => {
-                self.pending.store(false, Ordering::Relaxed);
-                Err(SendError::Io(e))
-            }
-            Err(e) => Err(e),
-        }
+        .await
     }
 
     /// Writes out every packet still waiting in the send buffer.
@@ -264,9 +252,19 @@ impl<Response> StreamClient<Response> {
     }
 
     async fn write_out(&self) -> Result<(), SendError> {
-        let result = poll_fn(|cx| self.lock().poll_flush(cx)).await;
+        poll_fn(|cx| self.poll_write_out(&mut self.lock(), cx)).await
+    }
+
+    /// Writes out everything buffered; once that is done (or has failed), nothing is
+    /// pending any more.
+    fn poll_write_out(
+        &self,
+        writer: &mut WriteSide<Response>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SendError>> {
+        let written = std::task::ready!(writer.poll_flush(cx));
         self.pending.store(false, Ordering::Relaxed);
-        result
+        Poll::Ready(written)
     }
 
     /// Closes the connection: pending packets are written, the write side is shut down

@@ -76,6 +76,14 @@ where
         }
     }
 
+    /// Decodes the next request too if its bytes are here: its presence lets responses
+    /// be gathered into one write.
+    fn decode_ahead(&mut self) {
+        if !self.buf.is_empty() {
+            self.ahead = self.decode_buffered();
+        }
+    }
+
     /// Decodes one request from the buffer, without reading.
     fn decode_buffered(&mut self) -> Option<Result<D::Item, ParseError>> {
         if self.ended {
@@ -137,11 +145,7 @@ where
                 }
             },
         };
-        // Decode the next one too if its bytes are here: its presence lets responses be
-        // gathered into one write.
-        if !self.buf.is_empty() {
-            self.ahead = self.decode_buffered();
-        }
+        self.decode_ahead();
         Ok(item.map_err(RecvError::Parse))
     }
 
@@ -198,9 +202,7 @@ where
     /// stays exact.
     fn next_buffered(&mut self) -> Option<Result<D::Item, RecvError>> {
         let item = self.ahead.take()?;
-        if !self.buf.is_empty() {
-            self.ahead = self.decode_buffered();
-        }
+        self.decode_ahead();
         Some(item.map_err(RecvError::Parse))
     }
 
