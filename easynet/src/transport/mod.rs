@@ -1,5 +1,5 @@
 //! The transport layer: listening sockets, accepted connections, and what accept errors
-//! mean; with the `tls` feature, TLS (`tls.rs`). Everything above it sees a byte stream
+//! mean; with the `tls` feature, TLS (`tls/`). Everything above it sees a byte stream
 //! (`AsyncRead + AsyncWrite`).
 
 #[cfg(feature = "tls")]
