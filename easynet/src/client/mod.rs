@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::{BoxError, ParseError, ProtocolError, is_disconnect};
@@ -71,35 +72,40 @@ impl AsyncRead for ReadIo {
 enum WriteIo {
     Tcp(OwnedWriteHalf),
     #[cfg(feature = "tls")]
-    Tls {
-        io: tokio::io::WriteHalf<TlsStream>,
-        shutdown_timeout: Duration,
-    },
+    Tls(tokio::io::WriteHalf<TlsStream>),
 }
 
 impl WriteIo {
-    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+    /// Writes some of `bytes` and says how many. Cancel-safe: a call dropped before it
+    /// returns has taken nothing (the socket's `poll_write`, and rustls', either take
+    /// bytes and return, or take none and wait).
+    async fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         match self {
-            WriteIo::Tcp(io) => io.write_all(bytes).await,
+            WriteIo::Tcp(io) => io.write(bytes).await,
             #[cfg(feature = "tls")]
-            WriteIo::Tls { io, .. } => {
-                // rustls may keep records buffered after a write: push them out.
-                io.write_all(bytes).await?;
-                io.flush().await
-            }
+            WriteIo::Tls(io) => io.write(bytes).await,
         }
     }
 
-    /// Shuts down the write side; over TLS, sends `close_notify` first, for at most the
-    /// shutdown timeout.
-    async fn shutdown(&mut self) -> io::Result<()> {
+    /// Pushes out what the transport itself holds: the TLS records rustls keeps after a
+    /// write. Nothing to do on plain TCP. Cancel-safe: the records stay in rustls.
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            WriteIo::Tcp(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            WriteIo::Tls(io) => io.flush().await,
+        }
+    }
+
+    /// Shuts down the write side. Plain TCP's shutdown never waits (the FIN follows the
+    /// bytes already in the kernel); over TLS, `close_notify` is written first, and that
+    /// is given up at `deadline`.
+    #[cfg_attr(not(feature = "tls"), expect(unused_variables))]
+    async fn shutdown(&mut self, deadline: Instant) -> io::Result<()> {
         match self {
             WriteIo::Tcp(io) => io.shutdown().await,
             #[cfg(feature = "tls")]
-            WriteIo::Tls {
-                io,
-                shutdown_timeout,
-            } => tokio::time::timeout(*shutdown_timeout, io.shutdown())
+            WriteIo::Tls(io) => tokio::time::timeout_at(deadline, io.shutdown())
                 .await
                 .unwrap_or_else(|_| {
                     Err(io::Error::new(
@@ -118,14 +124,78 @@ struct ReadSide<P> {
     eof: bool,
 }
 
+/// The write side, in the manner of tokio-util's `FramedWrite`: the buffer outlives each
+/// send, and a send first writes out what the buffer still holds (a backpressure boundary
+/// of zero) before it encodes its own packet. So the buffer holds at most one packet, and
+/// a packet whose send was cancelled midway is always finished before the next begins.
+///
+/// Every change to `buf` and `written` is made between awaits, so a send dropped at any
+/// await leaves them consistent.
 struct WriteSide<P> {
     io: WriteIo,
+    /// The packet being written, or the rest of one whose send was cancelled:
+    /// `buf[written..]` is still to be written.
     buf: BytesMut,
+    written: usize,
     encoder: P,
+    /// [`TcpClient::close`] has run to its end: the write side is shut down (or was given
+    /// up on) and nothing is queued.
+    shut_down: bool,
+}
+
+impl<P> WriteSide<P> {
+    /// Encodes `packet` after what is queued (in practice, into the empty buffer). If it
+    /// cannot be encoded, whatever the encoder wrote before failing is taken back out.
+    fn encode<T>(&mut self, packet: &T) -> Result<(), ClientError>
+    where
+        T: ?Sized,
+        P: for<'a> Encoder<&'a T, Error = ProtocolError>,
+    {
+        let start = self.buf.len();
+        self.encoder.encode(packet, &mut self.buf).map_err(|e| {
+            self.buf.truncate(start);
+            self.shrink();
+            match e {
+                ProtocolError::Io(e) => ClientError::Io(e),
+                ProtocolError::Parse(e) => ClientError::Serialize(Box::new(e)),
+                ProtocolError::Serialize(e) => ClientError::Serialize(e),
+            }
+        })
+    }
+
+    /// Writes out everything queued, then flushes the transport (TLS). Cancel-safe: what
+    /// is written is recorded after every write, so a dropped call leaves the rest queued.
+    async fn write_out(&mut self) -> io::Result<()> {
+        while self.written < self.buf.len() {
+            let n = self.io.write(&self.buf[self.written..]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.written += n;
+        }
+        self.buf.clear();
+        self.written = 0;
+        self.shrink();
+        self.io.flush().await
+    }
+
+    /// Frees an empty buffer that a large packet grew.
+    fn shrink(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > SHRINK_ABOVE {
+            self.buf = BytesMut::new();
+        }
+    }
 }
 
 /// How many bytes the client reads at once, at most.
 const READ_SIZE: usize = 16 * 1024;
+
+/// The send buffer's memory is freed after a packet that grew it past this.
+const SHRINK_ABOVE: usize = 64 * 1024;
+
+/// How long [`TcpClient::close`] may take on plain TCP: 30 s, the default of the TLS
+/// shutdown timeout (which bounds it over TLS).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A TCP client that exchanges packets with a server: the analog of easynetwork's
 /// `AsyncTCPNetworkClient`.
@@ -147,8 +217,12 @@ const READ_SIZE: usize = 16 * 1024;
 /// ```
 pub struct TcpClient<P> {
     reader: Mutex<ReadSide<P>>,
+    // An async mutex: a send holds it across its writes, and waiting for it is
+    // cancel-safe (a dropped waiter leaves the queue).
     writer: Mutex<WriteSide<P>>,
     closed: AtomicBool,
+    /// How long `close` may take: [`CLOSE_TIMEOUT`], or the TLS shutdown timeout.
+    close_timeout: Duration,
     local_addr: SocketAddr,
     remote_addr: SocketAddr,
     #[cfg(feature = "tls")]
@@ -189,6 +263,7 @@ where
             protocol,
             local_addr,
             remote_addr,
+            CLOSE_TIMEOUT,
         ))
     }
 
@@ -239,13 +314,11 @@ where
         let (read, write) = tokio::io::split(stream);
         let mut client = Self::new(
             ReadIo::Tls(read),
-            WriteIo::Tls {
-                io: write,
-                shutdown_timeout: tls.shutdown_timeout(),
-            },
+            WriteIo::Tls(write),
             protocol,
             local_addr,
             remote_addr,
+            tls.shutdown_timeout(),
         );
         client.tls = Some(Box::new(info));
         Ok(client)
@@ -257,6 +330,7 @@ where
         protocol: P,
         local_addr: SocketAddr,
         remote_addr: SocketAddr,
+        close_timeout: Duration,
     ) -> Self {
         TcpClient {
             reader: Mutex::new(ReadSide {
@@ -268,9 +342,12 @@ where
             writer: Mutex::new(WriteSide {
                 io: write,
                 buf: BytesMut::new(),
+                written: 0,
                 encoder: protocol,
+                shut_down: false,
             }),
             closed: AtomicBool::new(false),
+            close_timeout,
             local_addr,
             remote_addr,
             #[cfg(feature = "tls")]
@@ -278,7 +355,32 @@ where
         }
     }
 
-    /// Sends one packet and waits until it is written to the socket.
+    /// Sends one packet and waits until it is written to the socket (over TLS, until its
+    /// records are).
+    ///
+    /// If an earlier send was cancelled with its packet partly written, the rest of that
+    /// packet is written first: packets go out whole and in order, never one inside
+    /// another.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] after [`close`](Self::close) (nothing is sent);
+    /// [`ClientError::Serialize`] if the packet cannot be serialized (nothing of it is
+    /// sent, and the client stays usable); [`ClientError::Io`] if writing fails (what is
+    /// not written stays queued, as for a cancelled send, but the connection is most
+    /// likely broken).
+    ///
+    /// # Cancel safety
+    /// This method is cancel safe in this sense: if the future is dropped before it
+    /// completes (a [`tokio::time::timeout`] around it, a `select!` branch that lost), it
+    /// leaves either nothing of its packet queued (it was dropped while waiting for
+    /// another send, or while finishing what an earlier cancelled send left), or its whole
+    /// packet: then the part not yet written goes out first on the next `send_packet`,
+    /// [`flush`](Self::flush) or [`close`](Self::close). A cancelled send never leaves half
+    /// a packet for the next one to follow. Cancelling does not take back what is already
+    /// written, so a packet whose send timed out may still reach the server.
+    ///
+    /// The send buffer holds at most one packet; its memory is freed after a packet over
+    /// 64 KiB.
     pub async fn send_packet<T>(&self, packet: &T) -> Result<(), ClientError>
     where
         T: ?Sized,
@@ -288,19 +390,28 @@ where
         if self.is_closing() {
             return Err(ClientError::Closed);
         }
-        let WriteSide { io, buf, encoder } = &mut *writer;
-        buf.clear();
-        match encoder.encode(packet, buf) {
-            Ok(()) => {}
-            Err(ProtocolError::Io(e)) => return Err(ClientError::Io(e)),
-            Err(ProtocolError::Parse(e)) => return Err(ClientError::Serialize(Box::new(e))),
-            Err(ProtocolError::Serialize(e)) => return Err(ClientError::Serialize(e)),
+        // What a cancelled send left goes out before this packet is encoded.
+        writer.write_out().await?;
+        writer.encode(packet)?;
+        writer.write_out().await?;
+        Ok(())
+    }
+
+    /// Writes out what a cancelled [`send_packet`](Self::send_packet) left queued (the
+    /// rest of its packet) and waits until it is written; returns at once when nothing
+    /// is queued, and after [`close`](Self::close), which writes it itself.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if writing fails.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: if the future is dropped, what is not yet written stays queued.
+    pub async fn flush(&self) -> Result<(), ClientError> {
+        let mut writer = self.writer.lock().await;
+        if writer.shut_down {
+            return Ok(());
         }
-        io.write_all(buf).await?;
-        buf.clear();
-        if buf.capacity() > 64 * 1024 {
-            *buf = BytesMut::new();
-        }
+        writer.write_out().await?;
         Ok(())
     }
 
@@ -359,15 +470,55 @@ where
         })
     }
 
-    /// Closes the connection (shuts down the write side, then stops reading; over TLS,
-    /// `close_notify` is sent first). Pending and later calls fail with
-    /// [`ClientError::Closed`]. Closing twice is harmless.
+    /// Closes the connection: writes out what a cancelled
+    /// [`send_packet`](Self::send_packet) left queued, shuts down the write side (over
+    /// TLS, sends `close_notify`), and stops reading. Pending and later calls fail with
+    /// [`ClientError::Closed`]; a send already writing its packet is not interrupted, and
+    /// `close` waits for it.
+    ///
+    /// Bounded: all of it (waiting for a send in progress, writing what is queued,
+    /// `close_notify`) takes at most the TLS shutdown timeout (`ClientTls`'s
+    /// `shutdown_timeout`, 30 s by default), and on plain TCP at most 30 s too. Past that,
+    /// a server that does not read is given up on: what is still queued is dropped and, on
+    /// plain TCP, the write side is shut down all the same (the server then sees a
+    /// truncated packet, then the end of the stream). Over TLS, or when a send in progress
+    /// held the connection up, the connection is left as it is until the client is
+    /// dropped.
+    ///
+    /// Closing twice is harmless. If the future is dropped before it completes, the
+    /// client still counts as closed, and calling `close` again finishes the work.
     pub async fn close(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        self.closed.store(true, Ordering::Release);
+        let deadline = Instant::now() + self.close_timeout;
+        let Ok(mut writer) = tokio::time::timeout_at(deadline, self.writer.lock()).await else {
+            tracing::debug!(
+                server = %self.remote_addr,
+                "a send in progress did not finish within {:?}; closing gives up",
+                self.close_timeout
+            );
+            return;
+        };
+        if writer.shut_down {
             return;
         }
-        let mut writer = self.writer.lock().await;
-        let _ = writer.io.shutdown().await;
+        match tokio::time::timeout_at(deadline, writer.write_out()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(server = %self.remote_addr, "closing: writing failed: {e}");
+            }
+            Err(_) => tracing::debug!(
+                server = %self.remote_addr,
+                "closing: queued bytes not written within {:?}, dropped",
+                self.close_timeout
+            ),
+        }
+        // Whatever happened, nothing stays queued.
+        writer.buf = BytesMut::new();
+        writer.written = 0;
+        if let Err(e) = writer.io.shutdown(deadline).await {
+            tracing::debug!(server = %self.remote_addr, "closing: shutdown failed: {e}");
+        }
+        writer.shut_down = true;
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -409,5 +560,81 @@ impl<P> fmt::Debug for TcpClient<P> {
             .field("remote_addr", &self.remote_addr)
             .field("closed", &self.closed.load(Ordering::Relaxed))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BytesLines;
+    use tokio::net::TcpListener;
+
+    /// A client connected to a raw server socket on loopback.
+    async fn connected() -> (TcpClient<BytesLines>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(
+            TcpClient::connect(addr, BytesLines::new()),
+            listener.accept()
+        );
+        (client.unwrap(), accepted.unwrap().0)
+    }
+
+    /// More than the loopback socket buffers hold: sending it blocks while the server
+    /// reads nothing.
+    const BIG: usize = 16 << 20;
+
+    /// Only the cancellation mechanism: the send cannot finish, as the server never reads.
+    const CANCEL_AFTER: Duration = Duration::from_millis(200);
+
+    #[tokio::test]
+    async fn the_send_buffer_is_freed_after_a_large_packet() {
+        let (client, mut server) = connected().await;
+        let big = vec![b'x'; 1 << 20];
+        let reader = tokio::spawn(async move {
+            let mut frame = vec![0; (1 << 20) + 1];
+            server.read_exact(&mut frame).await.unwrap();
+            server
+        });
+        client.send_packet(&big).await.unwrap();
+        let writer = client.writer.lock().await;
+        assert!(writer.buf.is_empty());
+        assert_eq!(writer.buf.capacity(), 0);
+        drop(writer);
+        drop(reader.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn close_gives_up_on_a_server_that_never_reads() {
+        let (mut client, mut server) = connected().await;
+        client.close_timeout = Duration::from_millis(200);
+        let big = vec![b'x'; BIG];
+        assert!(
+            tokio::time::timeout(CANCEL_AFTER, client.send_packet(&big))
+                .await
+                .is_err()
+        );
+        assert!(client.writer.lock().await.written < BIG);
+        // The bound is what ends close here: the server never reads.
+        tokio::time::timeout(Duration::from_secs(10), client.close())
+            .await
+            .expect("close is bounded");
+        {
+            let writer = client.writer.lock().await;
+            assert!(writer.shut_down);
+            assert_eq!(writer.buf.capacity(), 0);
+        }
+        // The write side was shut down all the same: the server gets what the kernel
+        // held, then the end of the stream, never the whole frame.
+        let mut received = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), server.read_to_end(&mut received))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!received.is_empty() && received.len() < BIG);
+        assert!(received.iter().all(|&b| b == b'x'));
+        // Closing again returns at once; flushing has nothing to do.
+        client.close().await;
+        client.flush().await.unwrap();
     }
 }
