@@ -130,6 +130,11 @@ pub enum SendError {
     /// The packet could not be serialized; nothing was sent.
     #[error("cannot serialize packet: {0}")]
     Serialize(#[source] BoxError),
+    /// The client's send queue is at its high-water mark (its peer reads slower than the
+    /// server sends); nothing was queued. Only from the sends that do not wait
+    /// ([`try_send_packet`](crate::StreamClient::try_send_packet)).
+    #[error("send queue full")]
+    Full,
     /// Writing to the transport failed.
     #[error("send failed: {0}")]
     Io(#[source] io::Error),

@@ -109,6 +109,11 @@ impl RawPeer {
         }
     }
 
+    /// Our own address (the server's `remote_addr()` for this connection).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.writer.local_addr().expect("local address")
+    }
+
     /// Sends raw bytes.
     pub async fn send(&mut self, bytes: &[u8]) {
         within(self.writer.write_all(bytes)).await.expect("write");

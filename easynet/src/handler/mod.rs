@@ -6,7 +6,7 @@
 //! ([`Handler`]) that the server drives.
 
 mod context;
-mod generator;
+mod lifecycle;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,46 +14,11 @@ use std::time::Duration;
 
 pub(crate) use context::Context;
 pub use context::{ClientLocal, ContextError};
-#[cfg(test)]
-pub(crate) use generator::INBOX_CAPACITY;
-pub(crate) use generator::{BufferedRequests, Conversation, Finished};
-pub use generator::{Handler, RecvSlot};
-#[doc(hidden)]
-pub use generator::{Recv, RecvParams};
+pub(crate) use lifecycle::serve;
 
-use crate::error::{HandlerError, ParseError};
-use crate::server::{ExitStack, ServerHandle, StreamClient};
-
-/// Why `recv!()` gave no request. The handler goes on after either: the connection stays
-/// usable.
-///
-/// A disconnect is never a `RecvError`: when the peer goes away (or the server shuts
-/// down) while the handler waits in `recv!()`, the generator is dropped instead, so guards
-/// and `Drop` impls in the handler run (Python's `GeneratorExit`).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RecvError {
-    /// The next frame could not be decoded (bad data, or a frame over the protocol's
-    /// size limit). The frame is discarded; the next one is decoded normally.
-    #[error(transparent)]
-    Parse(#[from] ParseError),
-    /// No complete request arrived within the `recv!(timeout = ..)` delay. Bytes of a
-    /// partial request already received are kept for the next `recv!()`.
-    #[error("timed out waiting for a request")]
-    Timeout,
-}
-
-impl RecvError {
-    /// Is this a [`RecvError::Timeout`]?
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, RecvError::Timeout)
-    }
-
-    /// Is this a [`RecvError::Parse`]?
-    pub fn is_parse(&self) -> bool {
-        matches!(self, RecvError::Parse(_))
-    }
-}
+use crate::connection::{Handler, RecvSlot, StreamClient};
+use crate::error::HandlerError;
+use crate::service::{ExitStack, ServerHandle};
 
 /// A request handler: the service a [`TcpServer`](crate::TcpServer) runs for every
 /// connection.
@@ -263,3 +228,6 @@ impl IntoTimeout for &Duration {
         Some(*self)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,151 +1,38 @@
-//! The server layer: [`TcpServer`] accepts connections and runs one task per client,
-//! driving the request handler's generators.
+//! The server layer: [`TcpServer`] accepts connections and runs one task per client, in
+//! which the handler's lifecycle runs over the connection layer.
 
-mod client;
-mod connection;
-mod service;
+mod builder;
+mod options;
+mod registry;
 
-pub(crate) use client::ClientFlags;
-pub use client::StreamClient;
-pub use service::ExitStack;
+pub use builder::TcpServerBuilder;
+pub use options::ServerOptions;
 
+use std::any::Any;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
-use crate::error::HandlerError;
-use crate::handler::{Context, StreamRequestHandler};
+use crate::connection::{
+    Broadcast, ClientId, Encoded, Peer, RequestReader, StreamClient, broadcast,
+};
+use crate::error::SendError;
+use crate::handler::{self, Context, StreamRequestHandler};
 use crate::protocol::StreamProtocol;
-use crate::transport::{self, AcceptFailure};
-use connection::{Connection, RequestReader};
+use crate::service::{ExitStack, ServerError, ServerHandle, ServerTask};
+use crate::transport::{self, AcceptFailure, ReadHalf};
+use registry::Registry;
 
-/// Why [`TcpServer::serve_forever`] returned an error.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServerError {
-    /// `serve_forever` is already running for this server.
-    #[error("server is already serving")]
-    AlreadyServing,
-    /// The server was shut down; a server serves once.
-    #[error("server closed")]
-    Closed,
-    /// `service_init` failed; the clean-ups it registered have run.
-    #[error("service_init failed: {0}")]
-    ServiceInit(#[source] HandlerError),
-}
-
-/// The options of a [`TcpServer`], with easynetwork's defaults.
-#[derive(Debug, Clone)]
-pub struct ServerOptions {
-    /// The `listen()` backlog. Default: 100.
-    pub backlog: u32,
-    /// The most bytes read from a client at once. Default: 16 KiB.
-    pub max_recv_size: usize,
-    /// Log connections and disconnections at `INFO` level (otherwise at `DEBUG`).
-    /// Default: `true`.
-    pub log_client_connection: bool,
-    /// Set `SO_REUSEPORT` on the listening sockets. Default: `false`.
-    pub reuse_port: bool,
-    /// At shutdown, how long a handler busy with a request may take to reach its next
-    /// `recv!()` before it is dropped. Default: 5 seconds.
-    pub shutdown_timeout: Duration,
-    /// With TLS, how long a client's handshake may take; past it the connection is closed
-    /// without running any hook. Default: 60 seconds (easynetwork's
-    /// `ssl_handshake_timeout`). Unused without TLS.
-    pub tls_handshake_timeout: Duration,
-    /// With TLS, how long closing a connection may take to send `close_notify`; past it
-    /// the connection is dropped. Default: 30 seconds (easynetwork's
-    /// `ssl_shutdown_timeout`). Unused without TLS.
-    pub tls_shutdown_timeout: Duration,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions {
-            backlog: 100,
-            max_recv_size: 16 * 1024,
-            log_client_connection: true,
-            reuse_port: false,
-            shutdown_timeout: Duration::from_secs(5),
-            tls_handshake_timeout: Duration::from_secs(60),
-            tls_shutdown_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Idle,
-    Starting,
-    Serving,
-    Closed,
-}
-
-struct HandleInner {
-    addrs: Vec<SocketAddr>,
-    shutdown: CancellationToken,
-    state: watch::Sender<State>,
-}
-
-/// A handle on a running (or not yet running) server: its addresses, whether it serves,
-/// and a way to shut it down from any task. Cheap to clone.
-#[derive(Clone)]
-pub struct ServerHandle {
-    inner: Arc<HandleInner>,
-}
-
-impl ServerHandle {
-    /// The addresses the server listens on (one per bound host).
-    pub fn local_addrs(&self) -> &[SocketAddr] {
-        &self.inner.addrs
-    }
-
-    /// Whether `serve_forever` is running and accepting.
-    pub fn is_serving(&self) -> bool {
-        *self.inner.state.borrow() == State::Serving
-    }
-
-    /// Waits until the server serves (`service_init` done, accepting): the how-to's
-    /// `is_up_event`. Returns `false` if the server closed without ever serving.
-    pub async fn wait_serving(&self) -> bool {
-        let mut state = self.inner.state.subscribe();
-        let state = state
-            .wait_for(|s| matches!(s, State::Serving | State::Closed))
-            .await
-            .map(|s| *s);
-        matches!(state, Ok(State::Serving))
-    }
-
-    /// Shuts the server down and waits until `serve_forever` has returned: accepting
-    /// stops, clients waiting for a request are disconnected, handlers busy with one get
-    /// up to [`ServerOptions::shutdown_timeout`], then the service's clean-ups run.
-    /// Callable from any task, any number of times.
-    pub async fn shutdown(&self) {
-        self.inner.shutdown.cancel();
-        let mut state = self.inner.state.subscribe();
-        let _ = state
-            .wait_for(|s| matches!(s, State::Idle | State::Closed))
-            .await;
-    }
-}
-
-impl fmt::Debug for ServerHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerHandle")
-            .field("addrs", &self.inner.addrs)
-            .field("state", &*self.inner.state.borrow())
-            .finish()
-    }
-}
+/// How long past every connection's bound the server waits before it aborts the tasks
+/// still running (none should be).
+const ABORT_MARGIN: Duration = Duration::from_millis(500);
 
 struct Inner<H, P> {
     handler: Arc<H>,
@@ -153,8 +40,39 @@ struct Inner<H, P> {
     options: ServerOptions,
     listeners: Mutex<Option<Vec<TcpListener>>>,
     handle: ServerHandle,
+    /// The `Registry<H::Response>`, type-erased so that `TcpServer<H, P>` needs no bound
+    /// on `H` to be named (a struct holding a server needs none either).
+    clients: Box<dyn Any + Send + Sync>,
     #[cfg(feature = "tls")]
     tls: Option<crate::transport::tls::ServerTls>,
+}
+
+impl<H: StreamRequestHandler, P> Inner<H, P> {
+    fn clients(&self) -> &Registry<H::Response> {
+        self.clients
+            .downcast_ref()
+            .expect("the registry has the handler's response type")
+    }
+
+    fn new(
+        handler: H,
+        protocol: P,
+        options: ServerOptions,
+        listeners: Vec<TcpListener>,
+        handle: ServerHandle,
+        #[cfg(feature = "tls")] tls: Option<crate::transport::tls::ServerTls>,
+    ) -> Self {
+        Inner {
+            handler: Arc::new(handler),
+            protocol,
+            options,
+            listeners: Mutex::new(Some(listeners)),
+            handle,
+            clients: Box::new(Registry::<H::Response>::new()),
+            #[cfg(feature = "tls")]
+            tls,
+        }
+    }
 }
 
 /// A TCP server that speaks a packet protocol: the analog of easynetwork's
@@ -185,7 +103,10 @@ struct Inner<H, P> {
 ///
 /// Cloning gives another handle on the same server, so one task can run
 /// [`serve_forever`](Self::serve_forever) while another talks to it and then calls
-/// [`shutdown`](Self::shutdown) (the how-to's "Run Server In Background").
+/// [`shutdown`](Self::shutdown) (the how-to's "Run Server In Background";
+/// [`spawn`](Self::spawn) does both steps). The server knows its clients:
+/// [`clients`](Self::clients), [`client`](Self::client) by id,
+/// [`broadcast`](Self::broadcast) to all of them.
 pub struct TcpServer<H, P> {
     inner: Arc<Inner<H, P>>,
 }
@@ -195,165 +116,6 @@ impl<H, P> Clone for TcpServer<H, P> {
         TcpServer {
             inner: Arc::clone(&self.inner),
         }
-    }
-}
-
-/// Builds a [`TcpServer`]: hosts, port and options.
-pub struct TcpServerBuilder<H, P> {
-    handler: H,
-    protocol: P,
-    hosts: Vec<String>,
-    addrs: Vec<SocketAddr>,
-    port: u16,
-    options: ServerOptions,
-    #[cfg(feature = "tls")]
-    tls: Option<Arc<rustls::ServerConfig>>,
-}
-
-impl<H, P> TcpServerBuilder<H, P>
-where
-    H: StreamRequestHandler,
-    P: StreamProtocol<H::Response, H::Request>,
-{
-    /// Adds a host to listen on: a name (`"localhost"`, every address it resolves to is
-    /// bound) or an IP address. With no host, the server listens on every interface
-    /// (`0.0.0.0` and `::`).
-    pub fn host(mut self, host: impl Into<String>) -> Self {
-        self.hosts.push(host.into());
-        self
-    }
-
-    /// Adds an exact socket address to listen on (its port is used as is).
-    pub fn addr(mut self, addr: SocketAddr) -> Self {
-        self.addrs.push(addr);
-        self
-    }
-
-    /// The port for every [`host`](Self::host). `0` (the default) picks a free port; when
-    /// several addresses are bound, each gets its own, as with easynetwork.
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Replaces every option at once.
-    pub fn options(mut self, options: ServerOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// The `listen()` backlog (default 100).
-    pub fn backlog(mut self, backlog: u32) -> Self {
-        self.options.backlog = backlog;
-        self
-    }
-
-    /// The most bytes read from a client at once (default 16 KiB).
-    pub fn max_recv_size(mut self, size: usize) -> Self {
-        self.options.max_recv_size = size;
-        self
-    }
-
-    /// Log connections at `INFO` (default) or only at `DEBUG`.
-    pub fn log_client_connection(mut self, enabled: bool) -> Self {
-        self.options.log_client_connection = enabled;
-        self
-    }
-
-    /// Set `SO_REUSEPORT` on the listening sockets.
-    pub fn reuse_port(mut self, enabled: bool) -> Self {
-        self.options.reuse_port = enabled;
-        self
-    }
-
-    /// At shutdown, how long busy handlers get before they are dropped (default 5 s).
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.options.shutdown_timeout = timeout;
-        self
-    }
-
-    /// Serves TLS with this rustls config (the how-to's `ssl=ssl_context`): every
-    /// accepted connection does a TLS handshake, in its own task and bounded by
-    /// [`tls_handshake_timeout`](Self::tls_handshake_timeout), before any hook runs. A
-    /// client whose handshake fails or times out is closed and logged at `DEBUG`; other
-    /// clients are not disturbed.
-    ///
-    /// [`tls::server_config_from_pem`](crate::tls::server_config_from_pem) makes a config
-    /// from PEM files; build your own with
-    /// [`tls::crypto_provider`](crate::tls::crypto_provider).
-    #[cfg(feature = "tls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
-        self.tls = Some(config);
-        self
-    }
-
-    /// How long a client's TLS handshake may take (default 60 s).
-    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.options.tls_handshake_timeout = timeout;
-        self
-    }
-
-    /// How long closing a TLS connection may take to send `close_notify` (default 30 s).
-    pub fn tls_shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.options.tls_shutdown_timeout = timeout;
-        self
-    }
-
-    /// Resolves the hosts and binds every listening socket.
-    pub async fn bind(self) -> io::Result<TcpServer<H, P>> {
-        let mut addrs = self.addrs;
-        for host in &self.hosts {
-            let resolved = tokio::net::lookup_host((host.as_str(), self.port))
-                .await
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {host:?}: {e}")))?;
-            for addr in resolved {
-                if !addrs.contains(&addr) {
-                    addrs.push(addr);
-                }
-            }
-        }
-        let mut listeners = Vec::new();
-        if addrs.is_empty() {
-            // Every interface: IPv4 and, where the system has it, IPv6.
-            let any4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.port);
-            listeners.extend(transport::bind_listeners(
-                &[any4],
-                self.options.backlog,
-                self.options.reuse_port,
-            )?);
-            let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), self.port);
-            match transport::bind_listeners(&[any6], self.options.backlog, self.options.reuse_port)
-            {
-                Ok(l) => listeners.extend(l),
-                Err(e) => tracing::debug!(error = %e, "no IPv6 listener"),
-            }
-        } else {
-            listeners =
-                transport::bind_listeners(&addrs, self.options.backlog, self.options.reuse_port)?;
-        }
-        let addrs = listeners
-            .iter()
-            .map(TcpListener::local_addr)
-            .collect::<io::Result<Vec<_>>>()?;
-        let handle = ServerHandle {
-            inner: Arc::new(HandleInner {
-                addrs,
-                shutdown: CancellationToken::new(),
-                state: watch::Sender::new(State::Idle),
-            }),
-        };
-        Ok(TcpServer {
-            inner: Arc::new(Inner {
-                handler: Arc::new(self.handler),
-                protocol: self.protocol,
-                options: self.options,
-                listeners: Mutex::new(Some(listeners)),
-                handle,
-                #[cfg(feature = "tls")]
-                tls: self.tls.map(crate::transport::tls::ServerTls::new),
-            }),
-        })
     }
 }
 
@@ -380,21 +142,17 @@ where
 
     /// Starts building a server; call [`bind`](TcpServerBuilder::bind) to create it.
     pub fn builder(protocol: P, handler: H) -> TcpServerBuilder<H, P> {
-        TcpServerBuilder {
-            handler,
-            protocol,
-            hosts: Vec::new(),
-            addrs: Vec::new(),
-            port: 0,
-            options: ServerOptions::default(),
-            #[cfg(feature = "tls")]
-            tls: None,
-        }
+        TcpServerBuilder::new(protocol, handler)
     }
 
     /// A handle to learn the server's state and shut it down from another task.
     pub fn handle(&self) -> ServerHandle {
         self.inner.handle.clone()
+    }
+
+    /// The server's settings.
+    pub fn options(&self) -> &ServerOptions {
+        &self.inner.options
     }
 
     /// The addresses the server listens on.
@@ -423,6 +181,77 @@ where
         &self.inner.handler
     }
 
+    /// The clients connected now (from the end of their TLS handshake to the end of
+    /// their last request; a client whose connection is ending is no longer listed, even
+    /// while its `on_disconnection` runs).
+    pub fn clients(&self) -> Vec<StreamClient<H::Response>> {
+        self.inner.clients().snapshot()
+    }
+
+    /// How many clients are connected now.
+    pub fn client_count(&self) -> usize {
+        self.inner.handle.client_count()
+    }
+
+    /// The connected client with this id ([`StreamClient::id`]).
+    pub fn client(&self, id: ClientId) -> Option<StreamClient<H::Response>> {
+        self.inner.clients().get(id)
+    }
+
+    /// Sends one packet to every connected client, encoded once; see
+    /// [`broadcast`](crate::broadcast) (it never waits for a slow client).
+    pub async fn broadcast(
+        &self,
+        packet: &H::Response,
+    ) -> Result<Broadcast<H::Response>, SendError> {
+        broadcast(&self.clients(), packet).await
+    }
+
+    /// Encodes a packet once with this server's protocol, for
+    /// [`StreamClient::send_encoded`]. `None` when no client is connected (the encoder
+    /// of a connected client does the work).
+    pub fn encode(&self, packet: &H::Response) -> Option<Result<Encoded<H::Response>, SendError>> {
+        self.clients()
+            .into_iter()
+            .find_map(|client| match client.encode(packet) {
+                Err(SendError::Closed) => None,
+                encoded => Some(encoded),
+            })
+    }
+
+    /// Runs [`serve_forever`](Self::serve_forever) in a background task and waits until
+    /// the server serves (the how-to's "Run Server In Background").
+    ///
+    /// ```
+    /// # use easynet::{handler, recv, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpServer};
+    /// # struct Echo;
+    /// # impl StreamRequestHandler for Echo {
+    /// #     type Request = serde_json::Value;
+    /// #     type Response = serde_json::Value;
+    /// #     #[handler]
+    /// #     async fn handle(&self, client: &StreamClient<Self::Response>) -> Result<(), HandlerError> {
+    /// #         let request = recv!()?;
+    /// #         client.send_packet(&request).await?;
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = TcpServer::bind("127.0.0.1:0", JsonLines::new(), Echo).await?;
+    /// let running = server.spawn().await?;
+    /// // ... talk to server.local_addrs()[0] ...
+    /// running.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// What `serve_forever` returned, when the server closed without serving
+    /// (`service_init` failed, or it was already serving or closed).
+    pub async fn spawn(&self) -> Result<ServerTask, ServerError> {
+        let server = self.clone();
+        ServerTask::spawn(self.handle(), async move { server.serve_forever().await }).await
+    }
+
     /// Runs `service_init`, then accepts connections until [`shutdown`](Self::shutdown).
     ///
     /// Each client is served by its own task. An accept error that means the process ran
@@ -430,25 +259,8 @@ where
     /// ending the server. After a shutdown, returns once every client task has ended and
     /// the service's clean-ups have run.
     pub async fn serve_forever(&self) -> Result<(), ServerError> {
-        let handle = &self.inner.handle.inner;
-        let mut refused = None;
-        handle.state.send_if_modified(|state| match state {
-            State::Idle => {
-                *state = State::Starting;
-                true
-            }
-            State::Closed => {
-                refused = Some(ServerError::Closed);
-                false
-            }
-            State::Starting | State::Serving => {
-                refused = Some(ServerError::AlreadyServing);
-                false
-            }
-        });
-        if let Some(error) = refused {
-            return Err(error);
-        }
+        let handle = &self.inner.handle;
+        handle.start()?;
         // Whether serve_inner returns or this future is dropped mid-way, the server ends
         // up closed: waiters of `shutdown`/`wait_serving` are released, and client tasks
         // (owned by serve_inner's JoinSet) are aborted with it.
@@ -458,7 +270,7 @@ where
 
     async fn serve_inner(&self) -> Result<(), ServerError> {
         let inner = &self.inner;
-        let shutdown = inner.handle.inner.shutdown.clone();
+        let shutdown = inner.handle.shutdown_signal().clone();
         let listeners = inner
             .listeners
             .lock()
@@ -474,18 +286,19 @@ where
             exit_stack.close().await;
             return Err(ServerError::ServiceInit(e));
         }
-        if shutdown.is_cancelled() {
+        if shutdown.is_started() {
             exit_stack.close().await;
             return Ok(());
         }
-        inner.handle.inner.state.send_replace(State::Serving);
+        inner.handle.set_serving();
         tracing::info!(addrs = ?inner.handle.local_addrs(), "server started");
 
         let mut tasks = JoinSet::new();
+        let mut stopping = std::pin::pin!(shutdown.started());
         loop {
             let accepted = tokio::select! {
                 biased;
-                () = shutdown.cancelled() => break,
+                () = &mut stopping => break,
                 Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Err(e) = ended
                         && e.is_panic()
@@ -508,7 +321,7 @@ where
                     AcceptFailure::OutOfResources => {
                         tracing::warn!(error = %e, "accept failed, pausing accepting for 100 ms");
                         tokio::select! {
-                            () = shutdown.cancelled() => break,
+                            () = &mut stopping => break,
                             () = tokio::time::sleep(transport::ACCEPT_PAUSE) => {}
                         }
                     }
@@ -521,15 +334,22 @@ where
 
         tracing::info!("server shutting down");
         drop(listeners);
-        // Clients waiting for a request leave at once; busy handlers get the shutdown
-        // timeout, on_disconnection a little more; whatever is left then is aborted.
-        let bound = inner.options.shutdown_timeout + Duration::from_secs(2);
-        let drained =
-            tokio::time::timeout(bound, async { while tasks.join_next().await.is_some() {} }).await;
+        // Every connection ends by the shutdown's close deadline on its own (clients
+        // waiting for a request at once, busy handlers within the grace period); what
+        // is still running past it (nothing should be) is aborted.
+        let abort_at = shutdown
+            .close_deadline()
+            .map_or_else(tokio::time::Instant::now, |deadline| {
+                deadline + ABORT_MARGIN
+            });
+        let drained = tokio::time::timeout_at(abort_at, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
         if drained.is_err() {
             tracing::warn!(
                 remaining = tasks.len(),
-                "aborting client tasks still running"
+                "aborting client tasks still running past the shutdown bound"
             );
             tasks.shutdown().await;
         }
@@ -548,22 +368,25 @@ where
                 return;
             }
         };
+        let peer = Peer {
+            remote,
+            local,
+            nodelay,
+        };
         #[cfg(feature = "tls")]
         if let Some(tls) = &inner.tls {
-            return self
-                .serve_tls_client(tls, stream, remote, local, nodelay)
-                .await;
+            return self.serve_tls_client(tls, stream, peer).await;
         }
         self.log_connection(remote, "accepted new connection");
         let (read, write) = stream.into_split();
         let client = StreamClient::new(
             Box::new(write),
             Box::new(inner.protocol.clone()),
-            remote,
-            local,
-            nodelay,
+            peer,
+            inner.options.send_options(),
+            inner.handle.shutdown_signal().clone(),
         );
-        self.run_connection(&client, read).await;
+        self.run_connection(client, read).await;
     }
 
     /// The TLS path: handshake (bounded, and abandoned at shutdown), then the same
@@ -573,14 +396,13 @@ where
         &self,
         tls: &crate::transport::tls::ServerTls,
         stream: TcpStream,
-        remote: SocketAddr,
-        local: SocketAddr,
-        nodelay: bool,
+        peer: Peer,
     ) {
         let inner = &*self.inner;
+        let remote = peer.remote;
         let handshake = tokio::select! {
             biased;
-            () = inner.handle.inner.shutdown.cancelled() => {
+            () = inner.handle.shutdown_signal().started() => {
                 tracing::debug!(client = %remote, "server shutting down during the TLS handshake");
                 return;
             }
@@ -599,32 +421,27 @@ where
             tracing::debug!(client = %remote, tls = ?info.protocol_version(), "accepted new connection");
         }
         let (read, write) = tokio::io::split(stream);
-        let client = StreamClient::new(
+        let client = StreamClient::with_tls(
             Box::new(write),
             Box::new(inner.protocol.clone()),
-            remote,
-            local,
-            nodelay,
-        )
-        .with_tls(info, inner.options.tls_shutdown_timeout);
-        self.run_connection(&client, read).await;
+            peer,
+            inner.options.send_options(),
+            inner.handle.shutdown_signal().clone(),
+            info,
+            inner.options.tls_shutdown_timeout,
+        );
+        self.run_connection(client, read).await;
     }
 
     /// Serves one connection until it ends: monomorphized per transport, so the plain TCP
     /// reader is read directly, with no indirection.
-    async fn run_connection<R>(&self, client: &StreamClient<H::Response>, read: R)
-    where
-        R: crate::transport::ReadHalf,
-    {
+    async fn run_connection<R: ReadHalf>(&self, client: StreamClient<H::Response>, read: R) {
         let inner = &*self.inner;
-        let connection = Connection {
-            handler: &*inner.handler,
-            client,
-            reader: RequestReader::new(read, inner.protocol.clone(), inner.options.max_recv_size),
-            shutdown: inner.handle.inner.shutdown.clone(),
-            shutdown_timeout: inner.options.shutdown_timeout,
-        };
-        connection.run().await;
+        let registration = inner
+            .clients()
+            .register(&client, inner.handle.count_client());
+        let reader = RequestReader::new(read, inner.protocol.clone(), inner.options.max_recv_size);
+        handler::serve(&*inner.handler, &client, reader, || drop(registration)).await;
         self.log_connection(client.remote_addr(), "connection closed");
     }
 
@@ -638,12 +455,11 @@ where
 }
 
 /// Marks the server closed when `serve_forever` ends, even by being dropped.
-struct CloseOnDrop<'a>(&'a HandleInner);
+struct CloseOnDrop<'a>(&'a ServerHandle);
 
 impl Drop for CloseOnDrop<'_> {
     fn drop(&mut self) {
-        self.0.shutdown.cancel();
-        self.0.state.send_replace(State::Closed);
+        self.0.set_closed();
     }
 }
 

@@ -7,9 +7,11 @@ pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;
+use std::task::{Context, Poll};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::AsyncRead;
+
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Binds one listening socket per address, as asyncio's `create_server` does:
@@ -54,20 +56,22 @@ fn bind_one(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpL
 
 /// The read side of a connection, as the server's reader uses it.
 pub(crate) trait ReadHalf: AsyncRead + Unpin {
-    /// Resolves once there is something to read (data, the end of the stream or an
-    /// error), so that the reader allocates its buffer only then. A transport that
-    /// cannot tell resolves at once, and the reader allocates up front.
-    fn readable(&mut self) -> impl Future<Output = io::Result<()>> + Send + '_ {
-        std::future::ready(Ok(()))
+    /// Ready once there is something to read (data, the end of the stream or an error),
+    /// so that the reader allocates its buffer only then. A transport that cannot tell
+    /// is ready at once, and the reader allocates up front.
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
     }
 }
 
 impl ReadHalf for tokio::net::tcp::OwnedReadHalf {
     /// Peeks one byte: tokio reports a new socket readable until a read says otherwise,
-    /// so `readable()` alone would not wait.
-    async fn readable(&mut self) -> io::Result<()> {
+    /// so readiness alone would not wait.
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut byte = [0u8; 1];
-        self.peek(&mut byte).await.map(drop)
+        let mut buf = ReadBuf::new(&mut byte);
+        self.poll_peek(cx, &mut buf).map_ok(drop)
     }
 }
 

@@ -1,25 +1,6 @@
-//! The generator a `#[handler]` fn becomes, and the only module that touches genawaiter.
-//!
-//! genawaiter 0.99.1 is unmaintained (no release since 2020), so it stays behind this
-//! module: replacing it changes nothing outside. Facts this relies on (see DESIGN.md):
-//! - `Gen::async_resume()`, the only resume that lets the body await real futures, exists
-//!   only when the resume type is `()`. So the request does not travel as the resume
-//!   argument: the driver puts it in a slot shared with the generator, then resumes; the
-//!   body's `recv!()` takes it from there.
-//! - The synchronous `resume` polls with a no-op waker and panics if the body awaits a
-//!   real future: the server only ever uses `async_resume`.
-//! - Only the `sync` flavour is used (`Send`, so a connection can run on any worker
-//!   thread); the `stack` flavour has unsoundness fixed only on genawaiter's master.
-//!
-//! # One genawaiter generator per connection
-//!
-//! A connection runs its `#[handler]` bodies (a generator `on_connection`, then `handle`
-//! again and again) one after another inside a single genawaiter generator, its
-//! [`Conversation`]. Each body is a plain future ([`Handler`]) that the conversation
-//! awaits in place; each `recv!()` suspends the conversation. So a fresh `handle` after
-//! `Ok` is a fresh body (fresh locals, as the how-to's fresh generator) without a fresh
-//! genawaiter generator: no allocation per request, and the step from one body's end to
-//! the next one's first `recv!()` happens within one resume.
+//! What `recv!()` is made of: the connection's [`RecvSlot`], where the driver puts the
+//! requests it decoded, the body-side [`Recv`] handle, and [`Handler`], the body of a
+//! `#[handler]` fn.
 //!
 //! # Requests already received skip the round trip
 //!
@@ -36,17 +17,45 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
-use genawaiter::GeneratorState;
-use genawaiter::sync::{Co, Gen};
-
-use super::RecvError;
-use crate::error::HandlerError;
-use crate::server::ClientFlags;
+use super::client::ClientFlags;
+use super::generator::Suspender;
+use crate::error::{HandlerError, ParseError};
 
 /// The most requests decoded ahead into a connection's inbox: enough that a burst read
 /// in one call is handed over in one resume, few enough that a burst of tiny requests
 /// does not turn into a long queue of decoded packets.
 pub(crate) const INBOX_CAPACITY: usize = 32;
+
+/// Why `recv!()` gave no request. The handler goes on after either: the connection stays
+/// usable.
+///
+/// A disconnect is never a `RecvError`: when the peer goes away (or the server shuts
+/// down) while the handler waits in `recv!()`, the generator is dropped instead, so guards
+/// and `Drop` impls in the handler run (Python's `GeneratorExit`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// The next frame could not be decoded (bad data, or a frame over the protocol's
+    /// size limit). The frame is discarded; the next one is decoded normally.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// No complete request arrived within the `recv!(timeout = ..)` delay. Bytes of a
+    /// partial request already received are kept for the next `recv!()`.
+    #[error("timed out waiting for a request")]
+    Timeout,
+}
+
+impl RecvError {
+    /// Is this a [`RecvError::Timeout`]?
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, RecvError::Timeout)
+    }
+
+    /// Is this a [`RecvError::Parse`]?
+    pub fn is_parse(&self) -> bool {
+        matches!(self, RecvError::Parse(_))
+    }
+}
 
 /// What one `recv!()` asks of the driver: wait for the next request, for at most
 /// `timeout`.
@@ -76,8 +85,8 @@ pub(crate) trait BufferedRequests<Request> {
 /// One per connection, owned by the server's connection task and lent to every body of
 /// that connection (the `#[handler]`-generated methods take it as a hidden parameter).
 pub struct RecvSlot<Request> {
-    /// The connection's generator handle, set when its [`Conversation`] starts.
-    co: OnceLock<Co<RecvParams, ()>>,
+    /// The connection's generator, set when its conversation starts.
+    suspender: OnceLock<Suspender>,
     inbox: Mutex<Inbox<Request>>,
     /// How many results `recv!()` has taken, ever: tells whether a body received any.
     taken: AtomicU64,
@@ -99,7 +108,7 @@ struct Inbox<Request> {
 impl<Request> RecvSlot<Request> {
     pub(crate) fn new(flags: Arc<ClientFlags>) -> Self {
         RecvSlot {
-            co: OnceLock::new(),
+            suspender: OnceLock::new(),
             inbox: Mutex::new(Inbox {
                 items: VecDeque::new(),
                 more_buffered: false,
@@ -107,6 +116,13 @@ impl<Request> RecvSlot<Request> {
             taken: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
             flags,
+        }
+    }
+
+    /// Connects the slot to its conversation's generator; once per slot.
+    pub(crate) fn attach(&self, suspender: Suspender) {
+        if self.suspender.set(suspender).is_err() {
+            unreachable!("easynet: a connection's RecvSlot started a second conversation");
         }
     }
 
@@ -162,10 +178,10 @@ impl<Request> RecvSlot<Request> {
     }
 
     fn suspend(&self, params: RecvParams) -> impl Future<Output = ()> + '_ {
-        self.co
+        self.suspender
             .get()
             .expect("easynet: recv!() outside a running connection")
-            .yield_(params)
+            .suspend(params)
     }
 }
 
@@ -226,7 +242,7 @@ where
         }
     }
 
-    /// Runs the body to its end, inside the connection's [`Conversation`].
+    /// Runs the body to its end, inside the connection's conversation.
     pub(crate) async fn run(self) -> Finished {
         let before = self.slot.taken();
         let result = self.body.await;
@@ -240,37 +256,5 @@ where
 impl<Request, F: Future> std::fmt::Debug for Handler<'_, Request, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handler").finish_non_exhaustive()
-    }
-}
-
-/// A connection's generator: runs `body` (which runs the connection's [`Handler`]s one
-/// after another), suspending at each `recv!()` that finds no request waiting.
-pub(crate) struct Conversation<F: Future> {
-    generator: Gen<RecvParams, (), F>,
-}
-
-impl<F> Conversation<F>
-where
-    F: Future<Output = ()> + Send,
-{
-    /// Starts the conversation of the connection that owns `slot`; one per slot.
-    pub(crate) fn new<Request>(slot: &RecvSlot<Request>, body: F) -> Self {
-        let generator = Gen::new(|co| {
-            if slot.co.set(co).is_err() {
-                unreachable!("easynet: a connection's RecvSlot started a second conversation");
-            }
-            body
-        });
-        Conversation { generator }
-    }
-
-    /// Runs until a `recv!()` waits for the network (`Some`, with what it asks), or the
-    /// conversation is over (`None`). Deliver a result through the slot before the next
-    /// resume.
-    pub(crate) async fn resume(&mut self) -> Option<RecvParams> {
-        match self.generator.async_resume().await {
-            GeneratorState::Yielded(params) => Some(params),
-            GeneratorState::Complete(()) => None,
-        }
     }
 }

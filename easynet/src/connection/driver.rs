@@ -1,0 +1,233 @@
+//! [`Driver`]: runs one connection's conversation, reading a request each time a
+//! `recv!()` waits for one, and writing what the handler queued.
+//!
+//! The driver alternates between two waits, and each is bounded by what the user set:
+//! - **The handler runs** (a resume of the conversation): bounded by the shutdown's grace
+//!   period (measured once, from `shutdown()`) and by the write timeout. Whenever the
+//!   handler awaits something that is not ready (a timer, a database, another task, room
+//!   in the send queue), the driver writes what it queued: responses gathered while
+//!   pipelined requests were waiting are never held back by work.
+//! - **The handler waits in `recv!()`**: the driver reads and decodes, and at the same
+//!   time writes what is queued (a peer that does not read cannot stop the read, nor the
+//!   `recv!(timeout)`), until a request, the timeout, the peer's end, a close, the
+//!   shutdown or the write timeout.
+
+use std::future::poll_fn;
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use super::alarm::Alarm;
+use super::client::{EndReason, StreamClient};
+use super::generator::Conversation;
+use super::reader::{Fill, RequestReader};
+use super::recv::{RecvError, RecvParams, RecvSlot};
+use crate::error::ProtocolError;
+use crate::transport::ReadHalf;
+
+/// Drives one connection; see the module docs.
+pub(crate) struct Driver<'c, Response, R, D: Decoder> {
+    client: &'c StreamClient<Response>,
+    reader: RequestReader<R, D>,
+    /// The server's shutdown, as one future kept for the connection's life: once it has
+    /// registered its waker, a later wait only checks it, where a new future per wait
+    /// would register and unregister (two locks of the token's shared waiter list).
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// The write timeout.
+    stall: Alarm,
+}
+
+impl<'c, Response, R, D> Driver<'c, Response, R, D>
+where
+    R: ReadHalf,
+    D: Decoder<Error = ProtocolError>,
+{
+    pub(crate) fn new(client: &'c StreamClient<Response>, reader: RequestReader<R, D>) -> Self {
+        Driver {
+            client,
+            shutdown: Box::pin(client.shutdown().started()),
+            reader,
+            stall: Alarm::default(),
+        }
+    }
+
+    /// Resumes the conversation until it ends, receiving a request each time a `recv!()`
+    /// waits for one. Returns when the conversation is over or must be dropped.
+    pub(crate) async fn drive<F>(
+        &mut self,
+        mut conversation: Conversation<F>,
+        slot: &RecvSlot<D::Item>,
+    ) where
+        F: Future<Output = ()> + Send,
+    {
+        let client = self.client;
+        // From now on, sends made by the handler (which runs in this task) are told
+        // apart from other tasks' sends, and queued bytes have a flusher.
+        poll_fn(|cx| {
+            client.register_driver(cx);
+            Poll::Ready(())
+        })
+        .await;
+        while let Some(params) = self.resume(&mut conversation).await {
+            if client.is_closing() {
+                return;
+            }
+            if client.shutdown().is_started() {
+                client.end_with(EndReason::Shutdown);
+                client.mark_closing();
+                return;
+            }
+            let Some(first) = self.next_request(params.timeout).await else {
+                return;
+            };
+            // The requests already decodable go along: `recv!()` takes them without
+            // another trip through the generator.
+            slot.deliver(first, &mut self.reader);
+        }
+    }
+
+    /// Resumes the conversation, catching panics. `None`: it ended or must be dropped
+    /// (the connection is lost, or the shutdown's grace period is over).
+    async fn resume<F>(&mut self, conversation: &mut Conversation<F>) -> Option<RecvParams>
+    where
+        F: Future<Output = ()> + Send,
+    {
+        let client = self.client;
+        let mut resumed = pin!(AssertUnwindSafe(conversation.resume()).catch_unwind());
+        let mut grace = Alarm::default();
+        let outcome = poll_fn(|cx| {
+            if let Poll::Ready(resumed) = resumed.as_mut().poll(cx) {
+                return Poll::Ready(Some(resumed));
+            }
+            // The handler awaits something that is not ready: what it queued goes out.
+            client.poll_write_queued(cx);
+            if self.poll_stall(cx) || client.is_lost() {
+                return Poll::Ready(None);
+            }
+            if self.poll_shutdown(cx) {
+                // No request is handed over any more; the handler finishes this one.
+                client.mark_closing();
+                if grace
+                    .poll(cx, client.shutdown().grace_deadline())
+                    .is_ready()
+                {
+                    tracing::warn!(
+                        client = %client.remote_addr(),
+                        "request handler still busy after the shutdown timeout, dropping it"
+                    );
+                    client.end_with(EndReason::Shutdown);
+                    return Poll::Ready(None);
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match outcome? {
+            Ok(params) => params,
+            Err(panic) => {
+                tracing::error!(
+                    client = %client.remote_addr(),
+                    panic = %panic_message(&*panic),
+                    "request handler panicked, closing the connection"
+                );
+                None
+            }
+        }
+    }
+
+    /// The next request, waiting at most `timeout`. `Some(Err(Timeout))` when it
+    /// expired; `None` when the connection ends (the peer left, a close, the shutdown,
+    /// the write timeout). A request already buffered costs no clock read and no timer.
+    async fn next_request(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Option<Result<D::Item, RecvError>> {
+        if let Some(item) = self.reader.next_decoded() {
+            return Some(item);
+        }
+        let client = self.client;
+        let mut expiry = pin!(timeout.map(|t| tokio::time::sleep_until(Instant::now() + t)));
+        poll_fn(|cx| {
+            // What is queued goes out first, and goes on going out while we read.
+            client.poll_write_queued(cx);
+            if client.is_closing() {
+                return Poll::Ready(None);
+            }
+            if client.shutdown().is_started() {
+                return Poll::Ready(self.shut_down());
+            }
+            loop {
+                match self.reader.poll_fill(cx) {
+                    Poll::Ready(Fill::Data) => {
+                        if let Some(item) = self.reader.next_decoded() {
+                            return Poll::Ready(Some(item));
+                        }
+                    }
+                    Poll::Ready(Fill::Closed) => {
+                        client.end_with(EndReason::PeerGone);
+                        return Poll::Ready(None);
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if let Some(expiry) = expiry.as_mut().as_pin_mut()
+                && expiry.poll(cx).is_ready()
+            {
+                return Poll::Ready(Some(Err(RecvError::Timeout)));
+            }
+            if self.poll_stall(cx) {
+                return Poll::Ready(None);
+            }
+            if self.poll_shutdown(cx) {
+                return Poll::Ready(self.shut_down());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Drops the input nobody will handle, so that closing ends the stream in order
+    /// instead of resetting it; see [`RequestReader::discard_unread`].
+    pub(crate) fn discard_unread(&mut self) {
+        self.reader.discard_unread();
+    }
+
+    /// A connection waiting for a request when the server shuts down ends at once.
+    fn shut_down(&self) -> Option<Result<D::Item, RecvError>> {
+        self.client.end_with(EndReason::Shutdown);
+        self.client.mark_closing();
+        None
+    }
+
+    /// Whether the peer has taken nothing for the write timeout (the connection is then
+    /// ended).
+    fn poll_stall(&mut self, cx: &mut Context<'_>) -> bool {
+        let stalled = self.stall.poll(cx, self.client.stall_deadline()).is_ready();
+        if stalled {
+            self.client.write_timed_out();
+        }
+        stalled
+    }
+
+    /// Whether the server's shutdown has begun (registering for it otherwise).
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> bool {
+        self.client.shutdown().is_started() || self.shutdown.as_mut().poll(cx).is_ready()
+    }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

@@ -1,0 +1,107 @@
+//! [`ServerOptions`]: the settings of a server, with easynetwork's defaults where it has
+//! the setting.
+
+use std::time::Duration;
+
+use crate::connection::SendOptions;
+
+/// The settings of a [`TcpServer`](crate::TcpServer), read back with
+/// [`TcpServer::options`](crate::TcpServer::options). They are set on the builder
+/// ([`TcpServerBuilder`](crate::TcpServerBuilder)), whose docs give each default and the
+/// reason for it.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub(crate) backlog: u32,
+    pub(crate) max_recv_size: usize,
+    pub(crate) log_client_connection: bool,
+    pub(crate) reuse_port: bool,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) tls_handshake_timeout: Duration,
+    pub(crate) tls_shutdown_timeout: Duration,
+    pub(crate) send_high_water: usize,
+    pub(crate) write_timeout: Option<Duration>,
+}
+
+/// easynetwork's `listen()` backlog.
+pub(crate) const DEFAULT_BACKLOG: u32 = 100;
+/// easynetwork's `max_recv_size`.
+pub(crate) const DEFAULT_MAX_RECV_SIZE: usize = 16 * 1024;
+/// easynetwork's shutdown grace for busy handlers.
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The send queue's high-water mark: as large as the default frame limit, so that one
+/// frame of any size the protocols accept by default fits below it, and a burst of
+/// gathered responses goes out in one write.
+pub(crate) const DEFAULT_SEND_HIGH_WATER: usize = 64 * 1024;
+/// nginx's `send_timeout`: how long a peer may take nothing before it is dropped.
+pub(crate) const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            backlog: DEFAULT_BACKLOG,
+            max_recv_size: DEFAULT_MAX_RECV_SIZE,
+            log_client_connection: true,
+            reuse_port: false,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            tls_handshake_timeout: Duration::from_secs(60),
+            tls_shutdown_timeout: Duration::from_secs(30),
+            send_high_water: DEFAULT_SEND_HIGH_WATER,
+            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
+        }
+    }
+}
+
+impl ServerOptions {
+    /// The `listen()` backlog.
+    pub fn backlog(&self) -> u32 {
+        self.backlog
+    }
+
+    /// The most bytes read from a client at once.
+    pub fn max_recv_size(&self) -> usize {
+        self.max_recv_size
+    }
+
+    /// Whether connections are logged at `INFO` (else at `DEBUG`).
+    pub fn log_client_connection(&self) -> bool {
+        self.log_client_connection
+    }
+
+    /// Whether the listening sockets have `SO_REUSEPORT`.
+    pub fn reuse_port(&self) -> bool {
+        self.reuse_port
+    }
+
+    /// At shutdown, how long a busy handler may take to reach its next `recv!()`.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
+    }
+
+    /// With TLS, how long a client's handshake may take.
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        self.tls_handshake_timeout
+    }
+
+    /// With TLS, how long sending `close_notify` may take.
+    pub fn tls_shutdown_timeout(&self) -> Duration {
+        self.tls_shutdown_timeout
+    }
+
+    /// The send queue's high-water mark, in bytes.
+    pub fn send_high_water(&self) -> usize {
+        self.send_high_water
+    }
+
+    /// How long a peer may take nothing from a non-empty send queue before the
+    /// connection ends; `None`: forever.
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.write_timeout
+    }
+
+    pub(crate) fn send_options(&self) -> SendOptions {
+        SendOptions {
+            high_water: self.send_high_water,
+            write_timeout: self.write_timeout,
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! [`ServerHandle`]: a server's state, shared by the server, its background tasks and
+//! whoever shuts it down.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::watch;
+
+use crate::connection::Shutdown;
+use crate::error::HandlerError;
+
+/// Why `serve_forever` returned an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// `serve_forever` is already running for this server.
+    #[error("server is already serving")]
+    AlreadyServing,
+    /// The server was shut down; a server serves once.
+    #[error("server closed")]
+    Closed,
+    /// `service_init` failed; the clean-ups it registered have run.
+    #[error("service_init failed: {0}")]
+    ServiceInit(#[source] HandlerError),
+    /// The task running `serve_forever` panicked or was aborted.
+    #[error("the server task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Idle,
+    Starting,
+    Serving,
+    Closed,
+}
+
+struct Inner {
+    addrs: Vec<SocketAddr>,
+    shutdown: Shutdown,
+    state: watch::Sender<State>,
+    clients: AtomicUsize,
+}
+
+/// A handle on a running (or not yet running) server: its addresses, whether it serves,
+/// how many clients it has, and a way to shut it down from any task. Cheap to clone.
+#[derive(Clone)]
+pub struct ServerHandle {
+    inner: Arc<Inner>,
+}
+
+impl ServerHandle {
+    pub(crate) fn new(addrs: Vec<SocketAddr>, shutdown: Shutdown) -> Self {
+        ServerHandle {
+            inner: Arc::new(Inner {
+                addrs,
+                shutdown,
+                state: watch::Sender::new(State::Idle),
+                clients: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The addresses the server listens on (one per bound host).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.inner.addrs
+    }
+
+    /// Whether `serve_forever` is running and accepting.
+    pub fn is_serving(&self) -> bool {
+        *self.inner.state.borrow() == State::Serving
+    }
+
+    /// How many clients are connected now.
+    pub fn client_count(&self) -> usize {
+        self.inner.clients.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the server serves (`service_init` done, accepting): the how-to's
+    /// `is_up_event`. Returns `false` if the server closed without ever serving.
+    pub async fn wait_serving(&self) -> bool {
+        let mut state = self.inner.state.subscribe();
+        let state = state
+            .wait_for(|s| matches!(s, State::Serving | State::Closed))
+            .await
+            .map(|s| *s);
+        matches!(state, Ok(State::Serving))
+    }
+
+    /// Shuts the server down and waits until `serve_forever` has returned. Callable from
+    /// any task, any number of times.
+    ///
+    /// In order: accepting stops; clients waiting for a request are disconnected at
+    /// once; a handler busy with a request gets the shutdown timeout
+    /// ([`TcpServerBuilder::shutdown_timeout`](crate::TcpServerBuilder::shutdown_timeout),
+    /// measured once, from this call) to reach its next `recv!()`, and is dropped past
+    /// it; no further request is handed to any handler (pipelined requests not yet
+    /// handed over, and requests that arrive meanwhile, are not handled); each
+    /// connection then runs `on_disconnection`, writes what it had queued and closes,
+    /// within one more second; then the service's clean-ups run. So every connection has
+    /// ended within the shutdown timeout plus one second.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.begin();
+        let mut state = self.inner.state.subscribe();
+        let _ = state
+            .wait_for(|s| matches!(s, State::Idle | State::Closed))
+            .await;
+    }
+
+    /// Whether a shutdown was asked for.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutdown.is_started()
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> &Shutdown {
+        &self.inner.shutdown
+    }
+
+    /// Moves the server from idle to starting, or says why it cannot serve.
+    pub(crate) fn start(&self) -> Result<(), ServerError> {
+        let mut refused = None;
+        self.inner.state.send_if_modified(|state| match state {
+            State::Idle => {
+                *state = State::Starting;
+                true
+            }
+            State::Closed => {
+                refused = Some(ServerError::Closed);
+                false
+            }
+            State::Starting | State::Serving => {
+                refused = Some(ServerError::AlreadyServing);
+                false
+            }
+        });
+        refused.map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn set_serving(&self) {
+        self.inner.state.send_replace(State::Serving);
+    }
+
+    /// Marks the server closed: waiters of `shutdown`/`wait_serving` are released.
+    pub(crate) fn set_closed(&self) {
+        self.inner.shutdown.begin();
+        self.inner.state.send_replace(State::Closed);
+    }
+
+    /// Counts a client in; the count goes down when the guard drops.
+    pub(crate) fn count_client(&self) -> ClientCount {
+        self.inner.clients.fetch_add(1, Ordering::Relaxed);
+        ClientCount(self.clone())
+    }
+}
+
+/// One connected client in [`ServerHandle::client_count`].
+pub(crate) struct ClientCount(ServerHandle);
+
+impl Drop for ClientCount {
+    fn drop(&mut self) {
+        self.0.inner.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addrs", &self.inner.addrs)
+            .field("state", &*self.inner.state.borrow())
+            .field("clients", &self.client_count())
+            .finish()
+    }
+}
