@@ -18,8 +18,11 @@
 //! {
 //!     Handler::new(__easynet_slot, move |__easynet_recv: Recv<'_, _>| async move {
 //!         <Result<(), HandlerError> as IntoHandlerResult>::into_handler_result(async move {
-//!             let request = (recv!(@__easynet_suspend __easynet_recv, nanos 30000000000))?;
-//!             ...
+//!             '__easynet_recv_must_be_directly_in_the_handler_body: {
+//!                 let request = recv!(@__easynet_suspend __easynet_recv
+//!                     '__easynet_recv_must_be_directly_in_the_handler_body, nanos 30000000000)?;
+//!                 ...
+//!             }
 //!         }.await)
 //!     })
 //! }
@@ -232,6 +235,7 @@ fn generate(function: &ItemFn) -> TokenStream {
     );
     let recv = recv_ident();
     let block = &function.block;
+    let label = body_label(block.brace_token.span.open());
     let slot = slot_ident();
     // Naming the request type here (not only in the return type) lets rustc infer the
     // type of `recv!()` before it type-checks the body.
@@ -244,7 +248,7 @@ fn generate(function: &ItemFn) -> TokenStream {
             '_,
             <Self as ::easynet::__private::StreamRequestHandler>::Request,
         >| {
-            async move { #convert(async move #block.await) }
+            async move { #convert(async move { #label: #block }.await) }
         })
     };
     assemble(function, receiver, client, generator)
@@ -375,6 +379,19 @@ fn recv_ident() -> Ident {
     Ident::new("__easynet_recv", Span::mixed_site())
 }
 
+/// The name of the label on the user's body, which every suspension names in a `break`
+/// that is never taken. rustc rejects a `recv!()` that still ended up inside a closure
+/// or an async block (another macro's expansion put it there) with "use of unreachable
+/// label" and this name, which says what is wrong. The leading `_` keeps rustc's
+/// `unused_labels` lint quiet for a body without `recv!()`.
+const BODY_LABEL: &str = "'__easynet_recv_must_be_directly_in_the_handler_body";
+
+/// The label on the user's body, or its use in one suspension, with the line and column
+/// of `at`. `mixed_site` hygiene makes it invisible to the user's code.
+fn body_label(at: Span) -> syn::Lifetime {
+    syn::Lifetime::new(BODY_LABEL, Span::mixed_site().located_at(at))
+}
+
 /// Is this macro invocation `recv!`, `easynet::recv!` or `::easynet::recv!`?
 fn is_recv(mac: &Macro) -> bool {
     let segments: Vec<String> = mac
@@ -391,18 +408,22 @@ fn is_recv(mac: &Macro) -> bool {
 }
 
 /// The expression that replaces one `recv!(args)`: the same macro, called with the
-/// generator's hidden handle, which `easynet::recv!` expands into a suspension. Going
-/// through the user's own path keeps their `use easynet::recv` meaningful, and works
-/// inside other macros' arguments (`assert!(easynet::recv!().is_ok())`). `group` is the
-/// span of the user's `( .. )`, so the new invocation keeps the span of the old one.
+/// generator's hidden handle and the body's label, which `easynet::recv!` expands into a
+/// suspension. Going through the user's own path keeps their `use easynet::recv`
+/// meaningful, and works inside other macros' arguments
+/// (`assert!(easynet::recv!().is_ok())`). `group` is the span of the user's `( .. )`, so
+/// the new invocation keeps the span of the old one.
 fn suspension(path: &TokenStream, args: TokenStream, group: Span) -> TokenStream {
     match syn::parse2::<RecvArgs>(args) {
         Ok(args) => {
             let args = args.suspend_args();
             let recv = recv_ident();
+            // rustc's "use of unreachable label" points at the `recv` of `recv!(..)`.
+            let name = path.clone().into_iter().last().map_or(group, |t| t.span());
+            let label = body_label(name);
             let mut inner = Group::new(
                 Delimiter::Parenthesis,
-                quote!(@__easynet_suspend #recv, #args),
+                quote!(@__easynet_suspend #recv #label, #args),
             );
             inner.set_span(group);
             quote_spanned!(group=> #path ! #inner)
@@ -648,6 +669,35 @@ mod tests {
         assert_eq!(out.matches("@ __easynet_error").count(), 2, "{out}");
         assert!(out.contains("inside a closure"), "{out}");
         assert!(out.contains("inside an `async` block"), "{out}");
+    }
+
+    /// The body of a handler, expanded.
+    fn expand_body(body: &str) -> String {
+        expand_str(&format!(
+            "async fn handle(&self, client: &StreamClient<Self::Response>) {{ {body} }}"
+        ))
+    }
+
+    fn suspensions(out: &str) -> usize {
+        out.matches("@ __easynet_suspend").count()
+    }
+
+    #[test]
+    fn every_suspension_names_the_label_on_the_body() {
+        let out = expand_body("let a = recv!(); run!(wait for recv!()); assert!(recv!().is_ok());");
+        assert_eq!(suspensions(&out), 3, "{out}");
+        // The definition, then one use per suspension.
+        assert_eq!(out.matches(BODY_LABEL).count(), 4, "{out}");
+        assert!(
+            out.contains(&format!("async move {{ {BODY_LABEL} : {{")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "@ __easynet_suspend __easynet_recv {BODY_LABEL} , none"
+            )),
+            "{out}"
+        );
     }
 
     #[test]

@@ -195,15 +195,32 @@ pub use easynet_macros::handler;
 /// `Option<Duration>`). Used anywhere else, it is a compile error.
 #[macro_export]
 macro_rules! recv {
-    // The forms `#[handler]` rewrites `recv!(..)` into.
-    (@__easynet_suspend $recv:ident, none) => {
+    // The forms `#[handler]` rewrites `recv!(..)` into: `$recv` is the generator's handle,
+    // `$label` the label `#[handler]` puts on the fn's body. The `break` is never taken;
+    // it is there so that rustc rejects ("use of unreachable label") a suspension that
+    // ended up inside a closure or an async block (one another macro's expansion put it
+    // in), where it could not suspend the generator. Its own `loop` keeps rustc from also
+    // reporting a `break` inside a closure or an async block.
+    (@__easynet_suspend $recv:ident $label:lifetime, none) => {{
+        #[allow(unreachable_code, clippy::diverging_sub_expression)]
+        if false {
+            loop {
+                break $label::core::unreachable!();
+            }
+        }
         $crate::__private::Recv::recv(
             &$recv,
             $crate::__private::RecvParams::new(::core::option::Option::None),
         )
         .await
-    };
-    (@__easynet_suspend $recv:ident, nanos $nanos:literal) => {
+    }};
+    (@__easynet_suspend $recv:ident $label:lifetime, nanos $nanos:literal) => {{
+        #[allow(unreachable_code, clippy::diverging_sub_expression)]
+        if false {
+            loop {
+                break $label::core::unreachable!();
+            }
+        }
         $crate::__private::Recv::recv(
             &$recv,
             $crate::__private::RecvParams::new(::core::option::Option::Some(
@@ -211,8 +228,14 @@ macro_rules! recv {
             )),
         )
         .await
-    };
-    (@__easynet_suspend $recv:ident, expr $timeout:expr) => {
+    }};
+    (@__easynet_suspend $recv:ident $label:lifetime, expr $timeout:expr) => {{
+        #[allow(unreachable_code, clippy::diverging_sub_expression)]
+        if false {
+            loop {
+                break $label::core::unreachable!();
+            }
+        }
         $crate::__private::Recv::recv(
             &$recv,
             $crate::__private::RecvParams::new($crate::__private::IntoTimeout::into_timeout(
@@ -220,7 +243,7 @@ macro_rules! recv {
             )),
         )
         .await
-    };
+    }};
     // Names `recv` in the stub of a `#[handler]` fn whose signature is wrong, so that the
     // user's `use easynet::recv` stays used.
     (@__easynet_unused) => {};
