@@ -40,11 +40,13 @@
 //! the `recv!` stand-in expands to `compile_error!`. rustc reports it where the user wrote
 //! it and checks nothing further in that expression, so each mistake gives one error.
 
-use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, Spacing, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Expr, FnArg, ItemFn, Macro, ReturnType, Stmt, Type};
+use syn::{Expr, FnArg, ItemFn, Macro, ReturnType, Stmt, Token, Type};
 
 use crate::recv_args::RecvArgs;
 
@@ -454,40 +456,187 @@ fn error_call(path: &TokenStream, error: syn::Error) -> TokenStream {
     quote!({ #(#calls);* })
 }
 
+/// The macros that run futures concurrently, by the last segment of their path (so that
+/// `tokio::join!`, `::futures::join!` and an imported `join!` are all recognised):
+/// `join!`, `try_join!` and `select!` of tokio and futures, futures' `select_biased!` and
+/// `stream_select!`, and the names other crates give the same thing (`join_all!`,
+/// `try_join_all!`, `select_all!`, `race!`). Two `recv!()` polled at once would both try
+/// to suspend the one generator, so a `recv!()` anywhere inside one of these is an error,
+/// including in a `select!` branch's body (which would work, but is not worth the rule's
+/// exception).
+const CONCURRENT_MACROS: &[&str] = &[
+    "join",
+    "try_join",
+    "join_all",
+    "try_join_all",
+    "select",
+    "select_biased",
+    "select_all",
+    "stream_select",
+    "race",
+];
+
+/// Is `name` (a macro path's last segment) one of [`CONCURRENT_MACROS`]?
+fn is_concurrent(name: &Ident) -> bool {
+    CONCURRENT_MACROS.iter().any(|m| name == m)
+}
+
+/// The path of a macro as the user wrote it, for messages: `tokio::join`.
+fn path_name(path: &syn::Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let leading = if path.leading_colon.is_some() {
+        "::"
+    } else {
+        ""
+    };
+    format!("{leading}{}", segments.join("::"))
+}
+
 /// Walks the handler body and replaces every `recv!()` that may suspend the generator.
 struct Rewriter;
 
 impl Rewriter {
     /// A visitor that replaces every `recv!()` inside a closure, async block or nested
     /// item (`place`) with its error, reported in place.
-    fn forbid(place: &'static str) -> Misplaced {
-        Misplaced { place }
+    fn forbid(place: &str) -> Misplaced {
+        Misplaced::inside(place)
     }
 
-    /// Rewrites `recv!` inside the tokens of another macro's invocation
-    /// (`println!("{:?}", recv!())`, `assert_eq!(recv!()?, ...)`).
+    /// Rewrites the `recv!` inside another macro's invocation: all of them are errors in
+    /// a macro that runs futures concurrently; elsewhere, arguments that parse as
+    /// expressions (`assert_eq!(recv!()?, x)`, `println!("{:?}", recv!())`) go through the
+    /// same rules as the body, and other tokens are scanned.
+    fn rewrite_macro(&mut self, mac: &mut Macro) {
+        if !contains_recv(mac.tokens.clone()) {
+            return;
+        }
+        if let Some(last) = mac.path.segments.last()
+            && is_concurrent(&last.ident)
+        {
+            let mut misplaced = Misplaced::concurrent(&path_name(&mac.path));
+            mac.tokens = misplaced.rewrite_tokens(mac.tokens.clone());
+            return;
+        }
+        let parser = Punctuated::<Expr, Token![,]>::parse_terminated;
+        mac.tokens = match parser.parse2(mac.tokens.clone()) {
+            Ok(mut args) => {
+                for arg in &mut args {
+                    self.visit_expr_mut(arg);
+                }
+                args.into_token_stream()
+            }
+            Err(_) => self.rewrite_tokens(mac.tokens.clone()),
+        };
+    }
+
+    /// Rewrites `recv!` in tokens that are not a list of expressions (`vec![recv!()?; 2]`,
+    /// a macro's own syntax). They are cut at `,`, `;` and `=>`; a piece that parses as an
+    /// expression goes through the same rules as the body, any other is scanned by
+    /// [`Rewriter::scan`].
     fn rewrite_tokens(&mut self, tokens: TokenStream) -> TokenStream {
+        let trees: Vec<TokenTree> = tokens.into_iter().collect();
+        let mut out = TokenStream::new();
+        let mut start = 0;
+        let mut i = 0;
+        while i < trees.len() {
+            let separator = match &trees[i] {
+                TokenTree::Punct(p) if p.as_char() == ',' || p.as_char() == ';' => 1,
+                TokenTree::Punct(p)
+                    if p.as_char() == '='
+                        && p.spacing() == Spacing::Joint
+                        && matches!(trees.get(i + 1), Some(TokenTree::Punct(q)) if q.as_char() == '>') =>
+                {
+                    2
+                }
+                _ => 0,
+            };
+            if separator == 0 {
+                i += 1;
+                continue;
+            }
+            out.extend(self.rewrite_piece(&trees[start..i]));
+            out.extend(trees[i..i + separator].iter().cloned());
+            i += separator;
+            start = i;
+        }
+        out.extend(self.rewrite_piece(&trees[start..]));
+        out
+    }
+
+    /// One piece of [`Rewriter::rewrite_tokens`], between separators.
+    fn rewrite_piece(&mut self, trees: &[TokenTree]) -> TokenStream {
+        let tokens: TokenStream = trees.iter().cloned().collect();
+        if !contains_recv(tokens.clone()) {
+            return tokens;
+        }
+        match syn::parse2::<Expr>(tokens) {
+            Ok(mut expr) => {
+                self.visit_expr_mut(&mut expr);
+                expr.into_token_stream()
+            }
+            Err(_) => self.scan(trees),
+        }
+    }
+
+    /// Rewrites `recv!` in one piece of tokens that is not an expression. What is surely
+    /// an async block, a closure or a concurrent macro is reported as such: `async {..}`
+    /// and `async move {..}`; a closure starting the piece or after `move` (its body
+    /// taken as the rest of the piece, or its `{..}` after `-> Type`); `join!(..)` and
+    /// the others of [`CONCURRENT_MACROS`]. Any other `recv!(..)` becomes a suspension: if
+    /// it is in fact inside a closure or an async block, rustc rejects it (see
+    /// [`BODY_LABEL`]).
+    fn scan(&mut self, trees: &[TokenTree]) -> TokenStream {
         let mut out = Vec::new();
-        let mut iter = tokens.into_iter().peekable();
-        while let Some(tree) = iter.next() {
-            match tree {
+        let mut i = 0;
+        while i < trees.len() {
+            match &trees[i] {
                 TokenTree::Ident(ident) if ident == "recv" => {
-                    let mut lookahead = iter.clone();
-                    let bang =
-                        matches!(lookahead.next(), Some(TokenTree::Punct(p)) if p.as_char() == '!');
-                    let group = match lookahead.next() {
-                        Some(TokenTree::Group(g)) if bang => Some(g),
-                        _ => None,
-                    };
-                    match group {
-                        Some(group) => {
-                            iter.next();
-                            iter.next();
-                            let path = TokenTree::Ident(ident).into_token_stream();
-                            out.extend(suspension(&path, group.stream(), group.span()));
-                        }
-                        None => out.push(TokenTree::Ident(ident)),
+                    if let Some(group) = bang_group(trees, i) {
+                        let path = TokenTree::Ident(ident.clone()).into_token_stream();
+                        out.extend(suspension(&path, group.stream(), group.span()));
+                        i += 3;
+                        continue;
                     }
+                    out.push(trees[i].clone());
+                }
+                TokenTree::Ident(ident) if is_concurrent(ident) => {
+                    if let Some(group) = bang_group(trees, i) {
+                        let mut misplaced = Misplaced::concurrent(&scanned_path(trees, i));
+                        out.extend(trees[i..i + 2].iter().cloned());
+                        out.push(misplaced.rewrite_group(group));
+                        i += 3;
+                        continue;
+                    }
+                    out.push(trees[i].clone());
+                }
+                TokenTree::Ident(ident) if ident == "async" || ident == "move" => {
+                    let mut next = i + 1;
+                    if ident == "async" && is_ident(trees.get(next), "move") {
+                        next += 1;
+                    }
+                    match trees.get(next) {
+                        Some(TokenTree::Group(g)) if ident == "async" && is_brace(g) => {
+                            out.extend(trees[i..next].iter().cloned());
+                            out.push(Misplaced::inside("an `async` block").rewrite_group(g));
+                            i = next + 1;
+                            continue;
+                        }
+                        Some(TokenTree::Punct(p)) if p.as_char() == '|' => {
+                            if let Some(end) = closure(trees, next, &mut out) {
+                                i = end;
+                                continue;
+                            }
+                            out.push(trees[i].clone());
+                        }
+                        _ => out.push(trees[i].clone()),
+                    }
+                }
+                TokenTree::Punct(p) if p.as_char() == '|' && i == 0 => {
+                    if let Some(end) = closure(trees, i, &mut out) {
+                        i = end;
+                        continue;
+                    }
+                    out.push(trees[i].clone());
                 }
                 TokenTree::Group(group) => {
                     let mut rebuilt =
@@ -495,11 +644,82 @@ impl Rewriter {
                     rebuilt.set_span(group.span());
                     out.push(TokenTree::Group(rebuilt));
                 }
-                other => out.push(other),
+                other => out.push(other.clone()),
             }
+            i += 1;
         }
         out.into_iter().collect()
     }
+}
+
+/// The `(..)` of `trees[i]! (..)`, if `trees[i]` starts a macro invocation.
+fn bang_group(trees: &[TokenTree], i: usize) -> Option<&Group> {
+    match (trees.get(i + 1), trees.get(i + 2)) {
+        (Some(TokenTree::Punct(p)), Some(TokenTree::Group(g)))
+            if p.as_char() == '!' && g.delimiter() != Delimiter::None =>
+        {
+            Some(g)
+        }
+        _ => None,
+    }
+}
+
+/// The path ending at the identifier `trees[i]` (`tokio :: join`), for messages.
+fn scanned_path(trees: &[TokenTree], i: usize) -> String {
+    let is_colon = |t: &TokenTree| matches!(t, TokenTree::Punct(p) if p.as_char() == ':');
+    let mut name = trees[i].to_string();
+    let mut start = i;
+    while start >= 2 && is_colon(&trees[start - 1]) && is_colon(&trees[start - 2]) {
+        match start.checked_sub(3).map(|j| &trees[j]) {
+            Some(TokenTree::Ident(segment)) => {
+                name = format!("{segment}::{name}");
+                start -= 3;
+            }
+            _ => {
+                name = format!("::{name}");
+                break;
+            }
+        }
+    }
+    name
+}
+
+fn is_ident(tree: Option<&TokenTree>, word: &str) -> bool {
+    matches!(tree, Some(TokenTree::Ident(ident)) if ident == word)
+}
+
+fn is_brace(group: &Group) -> bool {
+    group.delimiter() == Delimiter::Brace
+}
+
+/// If a closure's parameter list opens at `trees[bar]` (after `move` or `async move`,
+/// which `out` already has), copies the closure to `out` with every `recv!` of its body
+/// reported, and returns the index after it. Its body is the `{..}` after `-> Type`, or
+/// else the rest of the piece (the piece ends where the closure must). `None`, and
+/// nothing copied, when the closing `|` or the `{..}` after `->` is missing.
+fn closure(trees: &[TokenTree], bar: usize, out: &mut Vec<TokenTree>) -> Option<usize> {
+    let is_bar = |t: &TokenTree| matches!(t, TokenTree::Punct(p) if p.as_char() == '|');
+    let close = bar + 1 + trees[bar + 1..].iter().position(is_bar)?;
+    let mut misplaced = Misplaced::inside("a closure");
+    let arrow = matches!(
+        (trees.get(close + 1), trees.get(close + 2)),
+        (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
+            if a.as_char() == '-' && a.spacing() == Spacing::Joint && b.as_char() == '>'
+    );
+    if arrow {
+        let brace = |(index, tree): (usize, &TokenTree)| match tree {
+            TokenTree::Group(g) if is_brace(g) => Some((index, g.clone())),
+            _ => None,
+        };
+        let (body, group) = trees.iter().enumerate().skip(close + 1).find_map(brace)?;
+        out.extend(trees[bar..body].iter().cloned());
+        out.push(misplaced.rewrite_group(&group));
+        return Some(body + 1);
+    }
+    out.extend(trees[bar..=close].iter().cloned());
+    let rest: TokenStream = trees[close + 1..].iter().cloned().collect();
+    out.extend(misplaced.rewrite_tokens(rest));
+    Some(trees.len())
 }
 
 impl VisitMut for Rewriter {
@@ -511,9 +731,7 @@ impl VisitMut for Rewriter {
                 let tokens = suspension(&path, m.mac.tokens.clone(), group);
                 *expr = syn::parse2(tokens).expect("a macro call is an expression");
             }
-            Expr::Macro(m) => {
-                m.mac.tokens = self.rewrite_tokens(m.mac.tokens.clone());
-            }
+            Expr::Macro(m) => self.rewrite_macro(&mut m.mac),
             Expr::Closure(closure) => {
                 Self::forbid("a closure").visit_expr_closure_mut(closure);
             }
@@ -539,7 +757,7 @@ impl VisitMut for Rewriter {
                 *stmt = Stmt::Expr(expr, semi);
                 return;
             }
-            m.mac.tokens = self.rewrite_tokens(m.mac.tokens.clone());
+            self.rewrite_macro(&mut m.mac);
             return;
         }
         visit_mut::visit_stmt_mut(self, stmt);
@@ -550,27 +768,52 @@ impl VisitMut for Rewriter {
     }
 }
 
-/// Finds `recv!()` where it cannot suspend the generator.
+/// Finds `recv!()` where it cannot suspend the generator, and reports every one it finds.
 struct Misplaced {
-    place: &'static str,
+    message: String,
 }
 
 impl Misplaced {
-    fn message(&self) -> String {
-        format!(
-            "`recv!()` cannot be used inside {}: only the body of the \
-             `#[handler]` fn itself can wait for the next request; \
-             call `recv!()` there and pass the request in",
-            self.place
-        )
+    /// Inside a closure, an async block or a nested item (`place`).
+    fn inside(place: &str) -> Self {
+        Misplaced {
+            message: format!(
+                "`recv!()` cannot be used inside {place}: only the body of the \
+                 `#[handler]` fn itself can wait for the next request; \
+                 call `recv!()` there and pass the request in"
+            ),
+        }
+    }
+
+    /// Inside `name!(..)`, one of [`CONCURRENT_MACROS`].
+    fn concurrent(name: &str) -> Self {
+        let last = name.rsplit("::").next().unwrap_or(name);
+        let branches = if last.contains("select") {
+            " (its branches' bodies included)"
+        } else {
+            ""
+        };
+        Misplaced {
+            message: format!(
+                "`recv!()` cannot be used inside `{name}!`{branches}: it polls futures \
+                 concurrently, and a handler waits for one request at a time; \
+                 call `recv!()` before or after `{name}!` and pass the request in"
+            ),
+        }
     }
 
     /// The error, in place of the misplaced `recv!(..)` (`path` and `group` spans).
     fn report(&mut self, path: &TokenStream, group: Span) -> TokenStream {
-        let message = self.message();
+        let message = &self.message;
         let mut inner = Group::new(Delimiter::Parenthesis, quote!(@__easynet_error #message));
         inner.set_span(group);
         quote_spanned!(group=> #path ! #inner)
+    }
+
+    fn rewrite_group(&mut self, group: &Group) -> TokenTree {
+        let mut rebuilt = Group::new(group.delimiter(), self.rewrite_tokens(group.stream()));
+        rebuilt.set_span(group.span());
+        TokenTree::Group(rebuilt)
     }
 
     fn rewrite_tokens(&mut self, tokens: TokenStream) -> TokenStream {
@@ -580,23 +823,15 @@ impl Misplaced {
         while i < trees.len() {
             match &trees[i] {
                 TokenTree::Ident(ident) if ident == "recv" => {
-                    if let (Some(TokenTree::Punct(p)), Some(TokenTree::Group(g))) =
-                        (trees.get(i + 1), trees.get(i + 2))
-                        && p.as_char() == '!'
-                        && g.delimiter() != Delimiter::None
-                    {
+                    if let Some(group) = bang_group(&trees, i) {
                         let path = TokenTree::Ident(ident.clone()).into_token_stream();
-                        out.extend(self.report(&path, g.span()));
+                        out.extend(self.report(&path, group.span()));
                         i += 3;
                         continue;
                     }
                     out.push(trees[i].clone());
                 }
-                TokenTree::Group(g) => {
-                    let mut rebuilt = Group::new(g.delimiter(), self.rewrite_tokens(g.stream()));
-                    rebuilt.set_span(g.span());
-                    out.push(TokenTree::Group(rebuilt));
-                }
+                TokenTree::Group(g) => out.push(self.rewrite_group(g)),
                 other => out.push(other.clone()),
             }
             i += 1;
@@ -678,8 +913,111 @@ mod tests {
         ))
     }
 
+    fn errors(out: &str) -> usize {
+        out.matches("@ __easynet_error").count()
+    }
+
     fn suspensions(out: &str) -> usize {
         out.matches("@ __easynet_suspend").count()
+    }
+
+    #[test]
+    fn reports_every_recv_in_concurrent_macros() {
+        let out = expand_body(
+            "let (a, b) = tokio::join!(async { recv!() }, async { recv!() });
+             let c = ::futures::try_join!(async { easynet::recv!() }, other());
+             join!(async { recv!(timeout = 1s) });
+             tokio::select! {
+                 r = async { recv!() } => {}
+                 () = sleep() => { let d = recv!(); }
+             }",
+        );
+        assert_eq!(errors(&out), 6, "{out}");
+        assert_eq!(suspensions(&out), 0, "{out}");
+        assert!(out.contains("inside `tokio::join!`: it polls"), "{out}");
+        assert!(out.contains("after `::futures::try_join!`"), "{out}");
+        assert!(out.contains("inside `join!`"), "{out}");
+        assert!(
+            out.contains("inside `tokio::select!` (its branches' bodies included)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn concurrent_macros_without_recv_are_left_alone() {
+        let out = expand_body(
+            "tokio::select! { v = rx.recv() => v, () = sleep() => {} }
+             let r = recv!();",
+        );
+        assert_eq!(errors(&out), 0, "{out}");
+        assert_eq!(suspensions(&out), 1, "{out}");
+        assert!(out.contains("rx . recv ()"), "{out}");
+    }
+
+    #[test]
+    fn other_macros_arguments_follow_the_body_rules() {
+        let out = expand_body(
+            r#"println!("{:?}", (0..2).map(|_| recv!()).count());
+               assert!(identity(async move { recv!() }).await.is_ok());
+               assert_eq!(recv!()?, 1, "message {}", recv!(timeout = 1s).is_ok());
+               assert!(matches!(recv!(), Ok(_)));
+               println!("{}", format!("{x:?}", x = tokio::join!(async { recv!() })));"#,
+        );
+        assert_eq!(errors(&out), 3, "{out}");
+        assert_eq!(suspensions(&out), 3, "{out}");
+        assert!(out.contains("inside a closure"), "{out}");
+        assert!(out.contains("inside an `async` block"), "{out}");
+        assert!(out.contains("inside `tokio::join!`"), "{out}");
+    }
+
+    #[test]
+    fn tokens_that_are_not_expressions_are_scanned() {
+        // `wait for ..` is a macro's own syntax: it does not parse as an expression.
+        let cases = [
+            (
+                "run!(wait for async { recv!() })",
+                "inside an `async` block",
+            ),
+            (
+                "run!(wait for async move { recv!() })",
+                "inside an `async` block",
+            ),
+            ("run!(call move |x| f(x, recv!()))", "inside a closure"),
+            ("run!(call async move |x| recv!())", "inside a closure"),
+            (
+                "run!(wait for tokio::join!(async { recv!() }))",
+                "inside `tokio::join!`",
+            ),
+            // Pieces cut at `;`, `,` and `=>` are parsed as expressions.
+            ("vec![|| recv!(); 2]", "inside a closure"),
+            (
+                "run!(case x => |y| -> u8 { recv!() }, then)",
+                "inside a closure",
+            ),
+            ("run!(|x| recv!() then more)", "inside a closure"),
+        ];
+        for (body, message) in cases {
+            let out = expand_body(body);
+            assert_eq!(errors(&out), 1, "{body}: {out}");
+            assert_eq!(suspensions(&out), 0, "{body}: {out}");
+            assert!(out.contains(message), "{body}: {out}");
+        }
+        let legal = [
+            "vec![recv!()?; 2]",
+            "run!(wait for recv!())",
+            "run!(case x => recv!(), then)",
+            // A lone `|`, or `->` without a block: not taken for closures.
+            "run!(| then recv!())",
+            "run!(|x| -> u8 then recv!())",
+            // An expression after all: a bitwise or, not a closure.
+            "run!(wait | x | recv!())",
+            "run!(wait for a | recv!())",
+        ];
+        for body in legal {
+            let out = expand_body(body);
+            assert_eq!(errors(&out), 0, "{body}: {out}");
+            assert_eq!(suspensions(&out), 1, "{body}: {out}");
+        }
     }
 
     #[test]
