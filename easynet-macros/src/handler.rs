@@ -39,6 +39,28 @@
 //! cannot be built: each is replaced in place by `recv!(@__easynet_error "..")`, which
 //! the `recv!` stand-in expands to `compile_error!`. rustc reports it where the user wrote
 //! it and checks nothing further in that expression, so each mistake gives one error.
+//!
+//! In another macro's invocation:
+//! - every `recv!()` anywhere inside a macro that polls futures concurrently
+//!   ([`CONCURRENT_MACROS`]: `tokio::join!`, `tokio::select!`, `futures::join!`...) is
+//!   misplaced: two suspensions of one generator cannot be pending at once;
+//! - other macros' tokens that parse as comma-separated expressions
+//!   (`assert_eq!(recv!()?, x)`, `println!("{:?}", recv!())`) follow the body's rules, so
+//!   a closure or an async block there is found as in the body;
+//! - tokens that do not (a macro's own syntax, `vec![x; n]`) are cut at `,`, `;` and `=>`
+//!   and each piece is parsed as an expression, or else scanned: `async {..}`,
+//!   `async move {..}`, `|..|` starting a piece and `move |..|` are found there.
+//!
+//! Those checks only see the tokens the user wrote. A macro whose expansion puts its
+//! argument inside a closure or an async block (`macro_rules! later { ($e:expr) => {
+//! async move { $e } } }`, then `later!(recv!())`) is caught by rustc instead: the body is
+//! labelled [`BODY_LABEL`] (hygienic, so user code cannot name it), and each suspension
+//! contains `if false { loop { break 'label unreachable!() } }`, never taken. Labels are
+//! unreachable through closures, async blocks and fns, so a suspension that ended up in
+//! one is rejected with "use of unreachable label" and the label's name, which says what
+//! is wrong, pointing at its `recv`. (The `loop` keeps rustc from also reporting a `break`
+//! inside a closure or an async block; a plain closure still gets rustc's error for the
+//! suspension's `.await` as well.)
 
 use proc_macro2::{Delimiter, Group, Ident, Spacing, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};

@@ -69,10 +69,25 @@
 //!   and the handler goes on.
 //! - A disconnect is never an error: the generator is dropped (its guards run).
 //!
-//! Use `recv!()` any number of times, in loops too, but only in the body of the
-//! `#[handler]` fn itself: inside a closure, an async block or a nested fn it is a
-//! compile error, and so is `recv!()` anywhere outside a `#[handler]` fn. Import it like
-//! any macro (`use easynet::recv;`) or write `easynet::recv!()`.
+//! Use `recv!()` any number of times, in loops, matches and other macros' arguments
+//! (`assert!(recv!().is_ok())`) too, but only in the body of the `#[handler]` fn itself: a
+//! handler waits for one request at a time. Each of these is a compile error that says
+//! so, where the `recv!()` is:
+//! - `recv!()` inside a closure, an async block or a nested fn, also in another macro's
+//!   arguments (`println!("{}", it.map(|_| recv!()).count())`);
+//! - `recv!()` anywhere inside a macro that polls futures concurrently: `join!`,
+//!   `try_join!` and `select!` of tokio and futures, `select_biased!`, `stream_select!`
+//!   (any macro whose name is one of those, `join_all!`, `try_join_all!`, `select_all!` or
+//!   `race!`), even in a `select!` branch's body. Call `recv!()` before or after it and
+//!   pass the request in;
+//! - `recv!()` anywhere outside a `#[handler]` fn.
+//!
+//! A `recv!()` that another macro's expansion puts inside a closure or an async block
+//! (`macro_rules! later { ($e:expr) => { async move { $e } } }`, then `later!(recv!())`),
+//! where `#[handler]` cannot see it, is rejected by rustc itself: "use of unreachable label
+//! `'__easynet_recv_must_be_directly_in_the_handler_body`".
+//!
+//! Import it like any macro (`use easynet::recv;`) or write `easynet::recv!()`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -192,7 +207,11 @@ pub use easynet_macros::handler;
 ///
 /// `recv!()` evaluates to `Result<Request, RecvError>`; `recv!(timeout = 30s)` bounds the
 /// wait (units `s` and `ms`, decimals allowed, or an expression giving a `Duration` or an
-/// `Option<Duration>`). Used anywhere else, it is a compile error.
+/// `Option<Duration>`). It must be directly in the fn's body (loops, matches and other
+/// macros' arguments included): in a closure, an async block, a nested fn or a macro that
+/// polls futures concurrently (`tokio::join!`, `tokio::select!`, `futures::join!`...), and
+/// anywhere outside a `#[handler]` fn, it is a compile error. See
+/// [the crate docs](crate#recv).
 #[macro_export]
 macro_rules! recv {
     // The forms `#[handler]` rewrites `recv!(..)` into: `$recv` is the generator's handle,
