@@ -335,6 +335,16 @@ fn contains_recv(tokens: TokenStream) -> bool {
     })
 }
 
+/// Do the tokens call `recv!` (or `path::recv!`) anywhere? `rx.recv()` does not.
+fn calls_recv(tokens: TokenStream) -> bool {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    trees.iter().enumerate().any(|(i, tree)| match tree {
+        TokenTree::Ident(ident) => ident == "recv" && bang_group(&trees, i).is_some(),
+        TokenTree::Group(group) => calls_recv(group.stream()),
+        _ => false,
+    })
+}
+
 fn lifetime() -> syn::Lifetime {
     syn::Lifetime::new("'__easynet", Span::call_site())
 }
@@ -529,7 +539,8 @@ impl Rewriter {
     /// expressions (`assert_eq!(recv!()?, x)`, `println!("{:?}", recv!())`) go through the
     /// same rules as the body, and other tokens are scanned.
     fn rewrite_macro(&mut self, mac: &mut Macro) {
-        if !contains_recv(mac.tokens.clone()) {
+        // Tokens without `recv!` stay exactly as written.
+        if !calls_recv(mac.tokens.clone()) {
             return;
         }
         if let Some(last) = mac.path.segments.last()
@@ -588,7 +599,7 @@ impl Rewriter {
     /// One piece of [`Rewriter::rewrite_tokens`], between separators.
     fn rewrite_piece(&mut self, trees: &[TokenTree]) -> TokenStream {
         let tokens: TokenStream = trees.iter().cloned().collect();
-        if !contains_recv(tokens.clone()) {
+        if !calls_recv(tokens.clone()) {
             return tokens;
         }
         match syn::parse2::<Expr>(tokens) {
@@ -963,6 +974,19 @@ mod tests {
             out.contains("inside `tokio::select!` (its branches' bodies included)"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn macros_without_recv_calls_keep_their_tokens() {
+        let src = r#"println!("{:?} {}", rx.recv().await, x = | y | z);"#;
+        let out = expand_body(src);
+        let kept: TokenStream = src.parse().unwrap();
+        assert!(out.contains(&kept.to_string()), "{out}");
+        assert!(calls_recv(
+            "a, easynet::recv!(timeout = 1s)".parse().unwrap()
+        ));
+        assert!(calls_recv("f(g[recv!()])".parse().unwrap()));
+        assert!(!calls_recv("rx.recv(), recv, recv!".parse().unwrap()));
     }
 
     #[test]
