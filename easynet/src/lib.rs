@@ -5,16 +5,21 @@
 //! *packets* (any serde type), not bytes, and a request handler is straight-line async
 //! code that waits for the next request with `recv!()`.
 //!
-//! The data path, one module per layer:
+//! The data path, one module per layer (`easynet/ARCHITECTURE.md` in the repository
+//! has the design):
 //!
 //! ```text
 //! bytes on the socket
 //!   -> transport   (TCP sockets: listening, accepting, TCP_NODELAY; TLS: feature `tls`)
 //!   -> protocol    (tokio-util codecs: bytes <-> packets, with a frame size limit)
-//!   -> server      (accept loop, one task per client, drives the handler's generators)
+//!   -> connection  (one client: the StreamClient handle and its bounded send queue, the
+//!                   reader, the generator recv!() suspends, the driver)
 //!   -> handler     (your #[handler] code: let request = recv!()?; ...)
-//!   -> client.send_packet(&response) -> protocol encoder -> transport
+//!   -> client.send_packet(&response) -> protocol encoder -> send queue -> transport
 //! ```
+//!
+//! [`StreamClient`] is a handle any task may keep (`Clone + Send + Sync`): keep clients
+//! in a registry and push to them from anywhere, or [`broadcast`] one packet to many.
 //!
 //! ## A server and a client
 //!

@@ -60,6 +60,10 @@ use crate::service::{ExitStack, ServerHandle};
 ///    takes an already decoded one at once.
 /// 3. When the connection ends, whatever ended it, [`on_disconnection`](Self::on_disconnection)
 ///    runs once.
+///
+/// Every hook receives the client as `&StreamClient`; clone it to keep it (a registry,
+/// a channel, another task): [`StreamClient::send_packet`] works from any task while the
+/// connection is open.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a request handler",
     label = "expected a `StreamRequestHandler`",
