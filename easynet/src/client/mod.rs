@@ -226,7 +226,7 @@ pub struct TcpClient<P> {
     local_addr: SocketAddr,
     remote_addr: SocketAddr,
     #[cfg(feature = "tls")]
-    tls: Option<Box<crate::tls::TlsInfo>>,
+    tls: Option<Box<crate::transport::tls::TlsInfo>>,
 }
 
 impl<P> TcpClient<P>
@@ -304,7 +304,7 @@ where
         host: &str,
         port: u16,
         protocol: P,
-        tls: &crate::tls::ClientTls,
+        tls: &crate::transport::tls::ClientTls,
     ) -> io::Result<Self> {
         let stream = TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
@@ -540,7 +540,7 @@ where
     /// certificates); `None` for a plain TCP connection.
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn tls(&self) -> Option<&crate::tls::TlsInfo> {
+    pub fn tls(&self) -> Option<&crate::transport::tls::TlsInfo> {
         self.tls.as_deref()
     }
 }

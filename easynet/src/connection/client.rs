@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::alarm::{Alarm, earliest};
-use super::broadcast::Encoded;
+use super::encoded::Encoded;
 use super::send::{BoxedEncoder, BoxedWriter, SendQueue};
 use super::shutdown::Shutdown;
 use crate::error::{SendError, is_disconnect};
@@ -119,7 +119,7 @@ struct Shared<Response> {
     close_timeout: Option<Duration>,
     shutdown: Shutdown,
     #[cfg(feature = "tls")]
-    tls: Option<Box<crate::tls::TlsInfo>>,
+    tls: Option<Box<crate::transport::tls::TlsInfo>>,
 }
 
 /// A connected client, as every hook of a
@@ -241,7 +241,7 @@ impl<Response> StreamClient<Response> {
         peer: Peer,
         options: SendOptions,
         shutdown: Shutdown,
-        info: crate::tls::TlsInfo,
+        info: crate::transport::tls::TlsInfo,
         close_timeout: Duration,
     ) -> Self {
         let mut client = Self::new(io, encoder, peer, options, shutdown);
@@ -627,7 +627,7 @@ impl<Response> StreamClient<Response> {
     /// ```
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn tls(&self) -> Option<&crate::tls::TlsInfo> {
+    pub fn tls(&self) -> Option<&crate::transport::tls::TlsInfo> {
         self.shared.tls.as_deref()
     }
 

@@ -25,9 +25,9 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::alarm::Alarm;
 use super::client::{EndReason, StreamClient};
-use super::generator::Conversation;
+use super::generator::{Conversation, RecvParams};
 use super::reader::{Fill, RequestReader};
-use super::recv::{RecvError, RecvParams, RecvSlot};
+use super::recv::{RecvError, RecvSlot};
 use crate::error::ProtocolError;
 use crate::transport::ReadHalf;
 

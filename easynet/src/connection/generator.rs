@@ -6,7 +6,7 @@
 //! 1.95 with genawaiter 0.99.1:
 //! - `Gen::async_resume()`, the only resume that lets the body await real futures, exists
 //!   only when the resume type is `()`. So the request does not travel as the resume
-//!   argument: the driver puts it in the connection's [`RecvSlot`](super::RecvSlot),
+//!   argument: the driver puts it in the connection's `RecvSlot` (`recv.rs`),
 //!   then resumes; the body's `recv!()` takes it from there.
 //! - The future `async_resume` returns polls the body with the caller's own `Context`:
 //!   the body runs in the connection's task, under its waker (the send queue tells the
@@ -31,11 +31,25 @@
 //! within one resume.
 
 use std::future::Future;
+use std::time::Duration;
 
 use genawaiter::GeneratorState;
 use genawaiter::sync::{Co, Gen};
 
-use super::recv::{RecvParams, RecvSlot};
+/// What one `recv!()` asks of the driver: wait for the next request, for at most
+/// `timeout`.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct RecvParams {
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl RecvParams {
+    #[doc(hidden)]
+    pub fn new(timeout: Option<Duration>) -> Self {
+        RecvParams { timeout }
+    }
+}
 
 /// A body's handle on its generator: suspends it until the driver has a request.
 pub(crate) struct Suspender(Co<RecvParams, ()>);
@@ -57,10 +71,11 @@ impl<F> Conversation<F>
 where
     F: Future<Output = ()> + Send,
 {
-    /// Starts the conversation of the connection that owns `slot`; one per slot.
-    pub(crate) fn new<Request>(slot: &RecvSlot<Request>, body: F) -> Self {
+    /// Starts a conversation running `body`; `attach` receives the handle its
+    /// `recv!()` points suspend it with (the connection's request slot keeps it).
+    pub(crate) fn new(attach: impl FnOnce(Suspender), body: F) -> Self {
         let generator = Gen::new(|co| {
-            slot.attach(Suspender(co));
+            attach(Suspender(co));
             body
         });
         Conversation { generator }

@@ -17,7 +17,8 @@
 //! - [`RequestReader`] (`reader.rs`) reads and decodes.
 //! - [`Driver`] (`driver.rs`) runs a conversation: every wait it does is bounded (by the
 //!   `recv!()` timeout, the write timeout, the shutdown).
-//! - [`broadcast`] (`broadcast.rs`) sends one packet, encoded once, to many clients.
+//! - [`broadcast`] (`broadcast.rs`) sends one packet, encoded once ([`Encoded`],
+//!   `encoded.rs`), to many clients.
 //!
 //! Nothing here knows the handler trait: the handler layer builds the conversation's body
 //! (its `lifecycle`) and hands it to the driver.
@@ -26,17 +27,21 @@ mod alarm;
 mod broadcast;
 mod client;
 mod driver;
+mod encoded;
 mod generator;
 mod reader;
 mod recv;
 mod send;
 mod shutdown;
 
-pub use broadcast::{Broadcast, Encoded, broadcast};
+pub use broadcast::{Broadcast, broadcast};
 pub use client::{ClientId, StreamClient};
-pub use recv::{Handler, RecvError, RecvSlot};
+pub use encoded::Encoded;
 #[doc(hidden)]
-pub use recv::{Recv, RecvParams};
+pub use generator::RecvParams;
+#[doc(hidden)]
+pub use recv::Recv;
+pub use recv::{Handler, RecvError, RecvSlot};
 
 pub(crate) use client::{EndReason, Peer, SendOptions};
 pub(crate) use driver::{Driver, panic_message};

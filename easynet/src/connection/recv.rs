@@ -15,10 +15,9 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
 
 use super::client::ClientFlags;
-use super::generator::Suspender;
+use super::generator::{RecvParams, Suspender};
 use crate::error::{HandlerError, ParseError};
 
 /// The most requests decoded ahead into a connection's inbox: enough that a burst read
@@ -54,21 +53,6 @@ impl RecvError {
     /// Is this a [`RecvError::Parse`]?
     pub fn is_parse(&self) -> bool {
         matches!(self, RecvError::Parse(_))
-    }
-}
-
-/// What one `recv!()` asks of the driver: wait for the next request, for at most
-/// `timeout`.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct RecvParams {
-    pub(crate) timeout: Option<Duration>,
-}
-
-impl RecvParams {
-    #[doc(hidden)]
-    pub fn new(timeout: Option<Duration>) -> Self {
-        RecvParams { timeout }
     }
 }
 

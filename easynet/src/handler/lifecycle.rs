@@ -34,7 +34,8 @@ pub(crate) async fn serve<H, R, D>(
     let mut driver = Driver::new(client, reader);
     {
         let hook = handler.__on_connection_handler(client, &slot);
-        let conversation = Conversation::new(&slot, converse(handler, client, &slot, hook));
+        let body = converse(handler, client, &slot, hook);
+        let conversation = Conversation::new(|suspender| slot.attach(suspender), body);
         driver.drive(conversation, &slot).await;
     }
     client.end_with(EndReason::Handler);
