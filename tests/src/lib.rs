@@ -119,6 +119,12 @@ impl RawPeer {
         within(self.writer.write_all(bytes)).await.expect("write");
     }
 
+    /// Sends raw bytes, saying whether the connection took them (a closed or reset
+    /// connection refuses them).
+    pub async fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        within(self.writer.write_all(bytes)).await
+    }
+
     /// Reads one line, without its `\n`; `None` at end of stream.
     pub async fn line(&mut self) -> Option<String> {
         let mut line = String::new();

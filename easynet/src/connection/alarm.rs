@@ -33,6 +33,34 @@ impl Alarm {
     }
 }
 
+impl Alarm {
+    /// As [`poll`](Self::poll), for a deadline that moves later often (an idle timer
+    /// pushed back by every request): the timer is re-armed only when it fires before
+    /// `at`, never pushed back on every call, so a busy connection costs the timer wheel
+    /// one operation per period, not one per request.
+    pub(crate) fn poll_lazy(&mut self, cx: &mut Context<'_>, at: Option<Instant>) -> Poll<()> {
+        let Some(at) = at else {
+            return Poll::Pending;
+        };
+        loop {
+            match (&mut self.sleep, self.at) {
+                (Some(sleep), Some(armed)) if armed <= at => {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    if armed == at {
+                        return Poll::Ready(());
+                    }
+                    // Fired early: the deadline moved on since it was armed.
+                    sleep.as_mut().reset(at);
+                    self.at = Some(at);
+                }
+                _ => return self.poll(cx, Some(at)),
+            }
+        }
+    }
+}
+
 /// The earlier of two optional deadlines.
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {

@@ -70,6 +70,9 @@ pub(crate) enum EndReason {
     WriteTimeout,
     /// The server shut down.
     Shutdown,
+    /// The peer was too slow: a frame not completed within the frame timeout, or nothing
+    /// received for the idle timeout.
+    SlowPeer,
 }
 
 impl EndReason {
@@ -82,6 +85,7 @@ impl EndReason {
             EndReason::TransportError,
             EndReason::WriteTimeout,
             EndReason::Shutdown,
+            EndReason::SlowPeer,
         ]
         .get(usize::from(value))
         .copied()
@@ -547,6 +551,11 @@ impl<Response> StreamClient<Response> {
             Poll::Ready(Err(e)) => self.write_failed(&e),
             Poll::Pending => {}
         }
+    }
+
+    /// Whether packets are queued, not yet written.
+    pub(crate) fn has_queued(&self) -> bool {
+        self.shared.pending.load(Ordering::Relaxed)
     }
 
     /// Whether the connection is lost: the peer left, the transport failed, or the peer

@@ -15,11 +15,11 @@
 use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
@@ -41,6 +41,22 @@ pub(crate) struct Driver<'c, Response, R, D: Decoder> {
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     /// The write timeout.
     stall: Alarm,
+    limits: ReadLimits,
+    /// When the partial request now buffered was first seen.
+    frame_since: Option<Instant>,
+    frame: Alarm,
+    idle: Alarm,
+}
+
+/// How long a peer may take to send, while a `recv!()` without a timeout of its own
+/// waits.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReadLimits {
+    /// A request whose first bytes arrived must be complete within this.
+    pub(crate) frame_timeout: Option<Duration>,
+    /// A connection with no request in progress and nothing to write is closed after
+    /// this.
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 impl<'c, Response, R, D> Driver<'c, Response, R, D>
@@ -48,12 +64,20 @@ where
     R: ReadHalf,
     D: Decoder<Error = ProtocolError>,
 {
-    pub(crate) fn new(client: &'c StreamClient<Response>, reader: RequestReader<R, D>) -> Self {
+    pub(crate) fn new(
+        client: &'c StreamClient<Response>,
+        reader: RequestReader<R, D>,
+        limits: ReadLimits,
+    ) -> Self {
         Driver {
             client,
             shutdown: Box::pin(client.shutdown().started()),
             reader,
             stall: Alarm::default(),
+            limits,
+            frame_since: None,
+            frame: Alarm::default(),
+            idle: Alarm::default(),
         }
     }
 
@@ -142,18 +166,27 @@ where
     }
 
     /// The next request, waiting at most `timeout`. `Some(Err(Timeout))` when it
-    /// expired; `None` when the connection ends (the peer left, a close, the shutdown,
-    /// the write timeout). A request already buffered costs no clock read and no timer.
+    /// expired; `None` when the connection ends (the peer left or was too slow, a close,
+    /// the shutdown, the write timeout). A request already buffered costs no clock read
+    /// and no timer, but one unit of tokio's cooperative budget: a connection whose
+    /// buffer holds many requests yields to other tasks as any tokio resource does.
     async fn next_request(
         &mut self,
         timeout: Option<Duration>,
     ) -> Option<Result<D::Item, RecvError>> {
-        if let Some(item) = self.reader.next_decoded() {
-            return Some(item);
-        }
         let client = self.client;
-        let mut expiry = pin!(timeout.map(|t| tokio::time::sleep_until(Instant::now() + t)));
+        let mut expiry = pin!(None::<Sleep>);
+        // The frame and idle timeouts watch the peer only while the handler waits
+        // without a timeout of its own: `recv!(timeout = ..)` takes precedence.
+        let watch_peer = timeout.is_none();
+        let mut idle_since = None;
         poll_fn(|cx| {
+            let coop = ready!(tokio::task::coop::poll_proceed(cx));
+            if let Some(item) = self.reader.next_decoded() {
+                coop.made_progress();
+                self.frame_since = None;
+                return Poll::Ready(Some(item));
+            }
             // What is queued goes out first, and goes on going out while we read.
             client.poll_write_queued(cx);
             if client.is_closing() {
@@ -166,6 +199,8 @@ where
                 match self.reader.poll_fill(cx) {
                     Poll::Ready(Fill::Data) => {
                         if let Some(item) = self.reader.next_decoded() {
+                            coop.made_progress();
+                            self.frame_since = None;
                             return Poll::Ready(Some(item));
                         }
                     }
@@ -176,12 +211,17 @@ where
                     Poll::Pending => break,
                 }
             }
+            if let Some(timeout) = timeout
+                && expiry.is_none()
+            {
+                expiry.set(Some(tokio::time::sleep_until(Instant::now() + timeout)));
+            }
             if let Some(expiry) = expiry.as_mut().as_pin_mut()
                 && expiry.poll(cx).is_ready()
             {
                 return Poll::Ready(Some(Err(RecvError::Timeout)));
             }
-            if self.poll_stall(cx) {
+            if self.poll_stall(cx) || (watch_peer && self.poll_slow_peer(cx, &mut idle_since)) {
                 return Poll::Ready(None);
             }
             if self.poll_shutdown(cx) {
@@ -190,6 +230,48 @@ where
             Poll::Pending
         })
         .await
+    }
+
+    /// Whether the peer is too slow: a partial request older than the frame timeout, or
+    /// nothing in progress either way for the idle timeout (the connection then ends).
+    fn poll_slow_peer(&mut self, cx: &mut Context<'_>, idle_since: &mut Option<Instant>) -> bool {
+        let client = self.client;
+        let expired = if self.reader.has_partial() {
+            *idle_since = None;
+            let Some(limit) = self.limits.frame_timeout else {
+                return false;
+            };
+            let since = *self.frame_since.get_or_insert_with(Instant::now);
+            self.frame.poll_lazy(cx, Some(since + limit)).is_ready()
+                && {
+                    tracing::debug!(
+                        client = %client.remote_addr(),
+                        "a request not completed within the frame timeout ({limit:?}), closing the connection"
+                    );
+                    true
+                }
+        } else if client.has_queued() {
+            // Something to write: the write timeout watches that.
+            *idle_since = None;
+            false
+        } else {
+            let Some(limit) = self.limits.idle_timeout else {
+                return false;
+            };
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            self.idle.poll_lazy(cx, Some(since + limit)).is_ready() && {
+                tracing::debug!(
+                    client = %client.remote_addr(),
+                    "idle for the idle timeout ({limit:?}), closing the connection"
+                );
+                true
+            }
+        };
+        if expired {
+            client.end_with(EndReason::SlowPeer);
+            client.mark_closing();
+        }
+        expired
     }
 
     /// Drops the input nobody will handle, so that closing ends the stream in order

@@ -44,7 +44,7 @@ pub use recv::Recv;
 pub use recv::{Handler, RecvError, RecvSlot};
 
 pub(crate) use client::{EndReason, Peer, SendOptions};
-pub(crate) use driver::{Driver, panic_message};
+pub(crate) use driver::{Driver, ReadLimits, panic_message};
 pub(crate) use generator::Conversation;
 pub(crate) use reader::RequestReader;
 pub(crate) use recv::Finished;

@@ -63,6 +63,11 @@ where
         }
     }
 
+    /// Whether part of a request is buffered (its first bytes arrived, not its end).
+    pub(crate) fn has_partial(&self) -> bool {
+        self.ahead.is_none() && !self.buf.is_empty()
+    }
+
     /// The next request whose bytes are already here, without reading.
     pub(crate) fn next_decoded(&mut self) -> Option<Result<D::Item, RecvError>> {
         let item = match self.ahead.take() {

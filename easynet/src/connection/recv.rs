@@ -12,9 +12,10 @@
 //! closing, as it would have.
 
 use std::collections::VecDeque;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Poll, ready};
 
 use super::client::ClientFlags;
 use super::generator::{RecvParams, Suspender};
@@ -138,6 +139,11 @@ impl<Request> RecvSlot<Request> {
         self.take()
     }
 
+    /// Whether a result is waiting (without its lock).
+    fn has_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) != 0
+    }
+
     fn taken(&self) -> u64 {
         self.taken.load(Ordering::Relaxed)
     }
@@ -185,13 +191,33 @@ pub struct Recv<'a, Request> {
 impl<Request> Recv<'_, Request> {
     #[doc(hidden)]
     pub async fn recv(&self, params: RecvParams) -> Result<Request, RecvError> {
-        if let Some(item) = self.slot.take_waiting() {
+        if let Some(item) = self.take_waiting().await {
             return item;
         }
         self.slot.suspend(params).await;
         self.slot.take().expect(
             "easynet: the generator was resumed without a request (two `recv!()` awaited at once?)",
         )
+    }
+}
+
+impl<Request> Recv<'_, Request> {
+    /// A request already waiting in the inbox, taken for one unit of tokio's cooperative
+    /// budget (a burst of pipelined requests yields to other tasks like any tokio
+    /// resource); `None` when the inbox is empty or the client is closing.
+    async fn take_waiting(&self) -> Option<Result<Request, RecvError>> {
+        if !self.slot.has_waiting() {
+            return None;
+        }
+        poll_fn(|cx| {
+            let coop = ready!(tokio::task::coop::poll_proceed(cx));
+            let item = self.slot.take_waiting();
+            if item.is_some() {
+                coop.made_progress();
+            }
+            Poll::Ready(item)
+        })
+        .await
     }
 }
 

@@ -10,8 +10,7 @@ use tokio_util::codec::Decoder;
 
 use super::StreamRequestHandler;
 use crate::connection::{
-    Conversation, Driver, EndReason, Finished, Handler, RecvSlot, RequestReader, StreamClient,
-    panic_message,
+    Conversation, Driver, EndReason, Finished, Handler, RecvSlot, StreamClient, panic_message,
 };
 use crate::error::{HandlerError, ProtocolError, SendError};
 use crate::transport::ReadHalf;
@@ -22,7 +21,7 @@ use crate::transport::ReadHalf;
 pub(crate) async fn serve<H, R, D>(
     handler: &H,
     client: &StreamClient<H::Response>,
-    reader: RequestReader<R, D>,
+    mut driver: Driver<'_, H::Response, R, D>,
     ended: impl FnOnce(),
 ) where
     H: StreamRequestHandler,
@@ -31,7 +30,6 @@ pub(crate) async fn serve<H, R, D>(
 {
     // Lent to every handler body of this connection: the one place requests go through.
     let slot = RecvSlot::new(client.flags());
-    let mut driver = Driver::new(client, reader);
     {
         let hook = handler.__on_connection_handler(client, &slot);
         let body = converse(handler, client, &slot, hook);

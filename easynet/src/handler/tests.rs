@@ -11,7 +11,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{StreamRequestHandler, serve};
-use crate::connection::{Peer, RequestReader, SendOptions, Shutdown, StreamClient};
+use crate::connection::{
+    Driver, Peer, ReadLimits, RequestReader, SendOptions, Shutdown, StreamClient,
+};
 use crate::{BytesLines, HandlerError, handler, recv};
 
 /// Records every write call separately.
@@ -59,7 +61,8 @@ where
     H: StreamRequestHandler<Request = Bytes, Response = Bytes>,
 {
     let reader = RequestReader::new(server_side, BytesLines::new(), 16 * 1024);
-    serve(handler, client, reader, || {}).await;
+    let driver = Driver::new(client, reader, ReadLimits::default());
+    serve(handler, client, driver, || {}).await;
 }
 
 /// One generator per request, as in the how-to's simplest handler.

@@ -121,6 +121,39 @@ where
         self
     }
 
+    /// The most connections served at once (TLS handshakes included). At the limit the
+    /// server stops accepting (newcomers wait in the kernel's backlog) and accepts again
+    /// as soon as a connection ends; reaching the limit is logged once per episode, at
+    /// `WARN`. Default: no limit, as easynetwork (the process's file-descriptor limit is
+    /// then the bound: accepting pauses when it is reached).
+    pub fn max_connections(mut self, limit: impl Into<Option<usize>>) -> Self {
+        self.options.max_connections = limit.into().map(|n| n.max(1));
+        self
+    }
+
+    /// How long a request may take to arrive once its first bytes have (a "slowloris"
+    /// peer sends one byte now and then and never finishes). Past it the connection is
+    /// closed (logged at `DEBUG`; `on_disconnection` runs). It applies while the handler
+    /// waits in a `recv!()` without a timeout: `recv!(timeout = ..)` takes precedence for
+    /// the request it waits for. `None`: no limit. Default: 30 seconds, long enough for a
+    /// whole frame of the default 64 KiB limit at 2 KiB/s (nginx gives 60 s between two
+    /// reads of a request).
+    pub fn frame_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.options.frame_timeout = timeout.into();
+        self
+    }
+
+    /// How long a connection may stay idle: no request in progress and nothing to
+    /// write. Past it the connection is closed (logged at `DEBUG`; `on_disconnection`
+    /// runs). As the frame timeout, it applies while the handler waits in a `recv!()`
+    /// without a timeout of its own. `None` (the default, as easynetwork): idle
+    /// connections stay, since a chat member or a push subscriber is idle by design; set
+    /// it for request/response services that should shed idle peers.
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.options.idle_timeout = timeout.into();
+        self
+    }
+
     /// Serves TLS with this rustls config (the how-to's `ssl=ssl_context`): every
     /// accepted connection does a TLS handshake, in its own task and bounded by
     /// [`tls_handshake_timeout`](Self::tls_handshake_timeout), before any hook runs. A

@@ -18,10 +18,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::connection::{
-    Broadcast, ClientId, Encoded, Peer, RequestReader, StreamClient, broadcast,
+    Broadcast, ClientId, Driver, Encoded, Peer, RequestReader, StreamClient, broadcast,
 };
 use crate::error::SendError;
 use crate::handler::{self, Context, StreamRequestHandler};
@@ -188,9 +189,14 @@ where
         self.inner.clients().snapshot()
     }
 
-    /// How many clients are connected now.
+    /// How many clients are connected now; see [`ServerHandle::client_count`].
     pub fn client_count(&self) -> usize {
         self.inner.handle.client_count()
+    }
+
+    /// How many connections are open now; see [`ServerHandle::connection_count`].
+    pub fn connection_count(&self) -> usize {
+        self.inner.handle.connection_count()
     }
 
     /// The connected client with this id ([`StreamClient::id`]).
@@ -295,16 +301,49 @@ where
 
         let mut tasks = JoinSet::new();
         let mut stopping = std::pin::pin!(shutdown.started());
+        let limit = inner
+            .options
+            .max_connections
+            .map(|n| (n, Arc::new(Semaphore::new(n))));
+        // Reaching the limit is logged once per episode: an episode ends when a
+        // connection is accepted with room to spare.
+        let mut at_limit = false;
         loop {
+            // At the connection limit, stop accepting (newcomers wait in the kernel's
+            // backlog) until a connection ends.
+            let permit = match &limit {
+                None => None,
+                Some((n, slots)) => match Arc::clone(slots).try_acquire_owned() {
+                    Ok(permit) => {
+                        if std::mem::take(&mut at_limit) {
+                            tracing::debug!(limit = n, "below the connection limit again");
+                        }
+                        Some(permit)
+                    }
+                    Err(_) => {
+                        if !std::mem::replace(&mut at_limit, true) {
+                            tracing::warn!(limit = n, "connection limit reached, accepting paused");
+                        }
+                        let permit = loop {
+                            tokio::select! {
+                                biased;
+                                () = &mut stopping => break None,
+                                Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
+                                    log_task_end(ended);
+                                }
+                                permit = Arc::clone(slots).acquire_owned() => break permit.ok(),
+                            }
+                        };
+                        let Some(permit) = permit else { break };
+                        Some(permit)
+                    }
+                },
+            };
             let accepted = tokio::select! {
                 biased;
                 () = &mut stopping => break,
                 Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Err(e) = ended
-                        && e.is_panic()
-                    {
-                        tracing::error!(error = %e, "a client task panicked");
-                    }
+                    log_task_end(ended);
                     continue;
                 }
                 accepted = accept_any(&listeners) => accepted,
@@ -313,8 +352,10 @@ where
                 Ok((stream, remote)) => {
                     let server = self.clone();
                     let context = template.clone();
+                    let counted = inner.handle.count_connection();
                     tasks.spawn(async move {
                         context.scope(server.serve_client(stream, remote)).await;
+                        drop((counted, permit));
                     });
                 }
                 Err(e) => match transport::classify_accept_error(&e) {
@@ -441,7 +482,8 @@ where
             .clients()
             .register(&client, inner.handle.count_client());
         let reader = RequestReader::new(read, inner.protocol.clone(), inner.options.max_recv_size);
-        handler::serve(&*inner.handler, &client, reader, || drop(registration)).await;
+        let driver = Driver::new(&client, reader, inner.options.read_limits());
+        handler::serve(&*inner.handler, &client, driver, || drop(registration)).await;
         self.log_connection(client.remote_addr(), "connection closed");
     }
 
@@ -451,6 +493,16 @@ where
         } else {
             tracing::debug!(client = %remote, "{what}");
         }
+    }
+}
+
+/// Logs a client task that ended by panicking (the lifecycle catches the handler's
+/// panics: this would be one of easynet's own).
+fn log_task_end(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended
+        && e.is_panic()
+    {
+        tracing::error!(error = %e, "a client task panicked");
     }
 }
 

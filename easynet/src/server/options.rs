@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::connection::SendOptions;
+use crate::connection::{ReadLimits, SendOptions};
 
 /// The settings of a [`TcpServer`](crate::TcpServer), read back with
 /// [`TcpServer::options`](crate::TcpServer::options). They are set on the builder
@@ -20,6 +20,9 @@ pub struct ServerOptions {
     pub(crate) tls_shutdown_timeout: Duration,
     pub(crate) send_high_water: usize,
     pub(crate) write_timeout: Option<Duration>,
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) frame_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 /// easynetwork's `listen()` backlog.
@@ -34,6 +37,10 @@ pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) const DEFAULT_SEND_HIGH_WATER: usize = 64 * 1024;
 /// nginx's `send_timeout`: how long a peer may take nothing before it is dropped.
 pub(crate) const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one request may take to arrive once its first byte has: nginx's
+/// `client_header_timeout` and `client_body_timeout` are 60 s each between reads; a
+/// whole frame of the default 64 KiB limit in 30 s still allows a peer at 2 KiB/s.
+pub(crate) const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for ServerOptions {
     fn default() -> Self {
@@ -47,6 +54,9 @@ impl Default for ServerOptions {
             tls_shutdown_timeout: Duration::from_secs(30),
             send_high_water: DEFAULT_SEND_HIGH_WATER,
             write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
+            max_connections: None,
+            frame_timeout: Some(DEFAULT_FRAME_TIMEOUT),
+            idle_timeout: None,
         }
     }
 }
@@ -96,6 +106,29 @@ impl ServerOptions {
     /// connection ends; `None`: forever.
     pub fn write_timeout(&self) -> Option<Duration> {
         self.write_timeout
+    }
+
+    /// The most connections served at once; `None`: no limit.
+    pub fn max_connections(&self) -> Option<usize> {
+        self.max_connections
+    }
+
+    /// How long a request may take to arrive once its first bytes have; `None`: forever.
+    pub fn frame_timeout(&self) -> Option<Duration> {
+        self.frame_timeout
+    }
+
+    /// How long a connection may stay idle (no request in progress, nothing to write);
+    /// `None`: forever.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    pub(crate) fn read_limits(&self) -> ReadLimits {
+        ReadLimits {
+            frame_timeout: self.frame_timeout,
+            idle_timeout: self.idle_timeout,
+        }
     }
 
     pub(crate) fn send_options(&self) -> SendOptions {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::connection::{ClientId, StreamClient};
-use crate::service::ClientCount;
+use crate::service::Counted;
 
 /// The connected clients of one server.
 pub(crate) struct Registry<Response> {
@@ -26,7 +26,7 @@ impl<Response> Registry<Response> {
     pub(crate) fn register(
         &self,
         client: &StreamClient<Response>,
-        count: ClientCount,
+        count: Counted,
     ) -> Registration<'_, Response> {
         self.lock().insert(client.id(), client.clone());
         Registration {
@@ -51,7 +51,7 @@ impl<Response> Registry<Response> {
 pub(crate) struct Registration<'r, Response> {
     registry: &'r Registry<Response>,
     id: ClientId,
-    _count: ClientCount,
+    _count: Counted,
 }
 
 impl<Response> Drop for Registration<'_, Response> {

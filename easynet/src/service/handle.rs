@@ -42,6 +42,7 @@ struct Inner {
     shutdown: Shutdown,
     state: watch::Sender<State>,
     clients: AtomicUsize,
+    connections: AtomicUsize,
 }
 
 /// A handle on a running (or not yet running) server: its addresses, whether it serves,
@@ -59,6 +60,7 @@ impl ServerHandle {
                 shutdown,
                 state: watch::Sender::new(State::Idle),
                 clients: AtomicUsize::new(0),
+                connections: AtomicUsize::new(0),
             }),
         }
     }
@@ -73,9 +75,16 @@ impl ServerHandle {
         *self.inner.state.borrow() == State::Serving
     }
 
-    /// How many clients are connected now.
+    /// How many clients are connected now: handed to the handler, not yet ended.
     pub fn client_count(&self) -> usize {
         self.inner.clients.load(Ordering::Relaxed)
+    }
+
+    /// How many connections are open now: accepted and not yet closed, TLS handshakes in
+    /// progress included. What [`max_connections`](crate::TcpServerBuilder::max_connections)
+    /// limits.
+    pub fn connection_count(&self) -> usize {
+        self.inner.connections.load(Ordering::Relaxed)
     }
 
     /// Waits until the server serves (`service_init` done, accepting): the how-to's
@@ -149,18 +158,50 @@ impl ServerHandle {
     }
 
     /// Counts a client in; the count goes down when the guard drops.
-    pub(crate) fn count_client(&self) -> ClientCount {
-        self.inner.clients.fetch_add(1, Ordering::Relaxed);
-        ClientCount(self.clone())
+    pub(crate) fn count_client(&self) -> Counted {
+        self.count(Counter::Clients)
+    }
+
+    /// Counts an accepted connection in; the count goes down when the guard drops.
+    pub(crate) fn count_connection(&self) -> Counted {
+        self.count(Counter::Connections)
+    }
+
+    fn count(&self, counter: Counter) -> Counted {
+        counter.of(&self.inner).fetch_add(1, Ordering::Relaxed);
+        Counted {
+            handle: self.clone(),
+            counter,
+        }
     }
 }
 
-/// One connected client in [`ServerHandle::client_count`].
-pub(crate) struct ClientCount(ServerHandle);
+#[derive(Debug, Clone, Copy)]
+enum Counter {
+    Clients,
+    Connections,
+}
 
-impl Drop for ClientCount {
+impl Counter {
+    fn of(self, inner: &Inner) -> &AtomicUsize {
+        match self {
+            Counter::Clients => &inner.clients,
+            Counter::Connections => &inner.connections,
+        }
+    }
+}
+
+/// One client or connection in a [`ServerHandle`]'s counts, until dropped.
+pub(crate) struct Counted {
+    handle: ServerHandle,
+    counter: Counter,
+}
+
+impl Drop for Counted {
     fn drop(&mut self) {
-        self.0.inner.clients.fetch_sub(1, Ordering::Relaxed);
+        self.counter
+            .of(&self.handle.inner)
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -170,6 +211,7 @@ impl fmt::Debug for ServerHandle {
             .field("addrs", &self.inner.addrs)
             .field("state", &*self.inner.state.borrow())
             .field("clients", &self.client_count())
+            .field("connections", &self.connection_count())
             .finish()
     }
 }

@@ -9,7 +9,7 @@ mod signal;
 mod task;
 
 pub use exit_stack::ExitStack;
-pub(crate) use handle::ClientCount;
+pub(crate) use handle::Counted;
 pub use handle::{ServerError, ServerHandle};
 pub use signal::ShutdownSignal;
 pub use task::ServerTask;
