@@ -11,6 +11,7 @@
 //! From server: {"request":{"message":"Hello world 3"},"task":"Task-6"}
 //! ```
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 
 use easynet::{
@@ -18,6 +19,7 @@ use easynet::{
     handler, recv,
 };
 use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
 
 struct MyRequestHandler;
 
@@ -49,6 +51,14 @@ async fn client(addr: SocketAddr, message: &str) -> Result<(), BoxError> {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    // Logs go to stderr (warnings and errors; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     let server = TcpServer::builder(JsonLines::new(), MyRequestHandler)
         .host("127.0.0.1")
         .bind()

@@ -18,6 +18,7 @@
 //! From server: {"request":{"message":"Hello world 3"},"task":"Task-6","tls":"TLSv1_3"}
 //! ```
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
@@ -27,6 +28,7 @@ use easynet::{
     handler, recv,
 };
 use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
 
 /// The how-to's background server, over TLS.
 #[derive(Parser)]
@@ -100,7 +102,14 @@ fn throwaway_certificates(dir: &Path) -> Result<(), BoxError> {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    easynet_examples::init_tracing("warn");
+    // Logs go to stderr (warnings and errors; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     let args = Args::parse();
     let _temp;
     let (cert, key, ca) = match (args.tls_cert, args.tls_key, args.ca) {

@@ -8,14 +8,15 @@
 //! connected at the same time each send a request, and the server's log lines show each
 //! client's own address.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 
 use easynet::{
     BoxError, ClientLocal, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpClient,
-    handler, recv,
+    TcpServer, handler, recv,
 };
-use easynet_examples::serve_in_background;
 use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
 
 /// The address of the client being served, set once per connection.
 static CLIENT_ADDR: ClientLocal<SocketAddr> = ClientLocal::new();
@@ -57,12 +58,23 @@ impl StreamRequestHandler for ClientContextRequestHandler {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    easynet_examples::init_tracing("warn");
-    let server = serve_in_background(JsonLines::new(), ClientContextRequestHandler).await?;
+    // Logs go to stderr (warnings and errors; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let server =
+        TcpServer::bind("127.0.0.1:0", JsonLines::new(), ClientContextRequestHandler).await?;
+    let addr = server.local_addrs()[0];
+    // serve_forever() in a background task; returns once the server accepts clients.
+    let running = server.spawn().await?;
 
     // Two clients connected at the same time: each connection has its own value.
-    let first = TcpClient::connect(server.addr, JsonLines::<Value>::new()).await?;
-    let second = TcpClient::connect(server.addr, JsonLines::<Value>::new()).await?;
+    let first = TcpClient::connect(addr, JsonLines::<Value>::new()).await?;
+    let second = TcpClient::connect(addr, JsonLines::<Value>::new()).await?;
     for (name, client) in [("first", &first), ("second", &second)] {
         println!("[client] {name} client is {}", client.local_addr());
         client.send_packet(&json!({"from": name})).await?;
@@ -71,5 +83,6 @@ async fn main() -> Result<(), BoxError> {
     first.close().await;
     second.close().await;
 
-    server.shutdown().await
+    running.shutdown().await?;
+    Ok(())
 }

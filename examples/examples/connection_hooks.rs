@@ -6,11 +6,14 @@
 //! connects, waits for "ready", sends one request and leaves; the server prints when the
 //! client connects and disconnects.
 
+use std::io::IsTerminal;
+
 use easynet::{
-    BoxError, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpClient, handler, recv,
+    BoxError, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpClient, TcpServer,
+    handler, recv,
 };
-use easynet_examples::serve_in_background;
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Request {
@@ -57,10 +60,20 @@ impl StreamRequestHandler for MyRequestHandler {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    easynet_examples::init_tracing("warn");
-    let server = serve_in_background(JsonLines::new(), MyRequestHandler).await?;
+    // Logs go to stderr (warnings and errors; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let server = TcpServer::bind("127.0.0.1:0", JsonLines::new(), MyRequestHandler).await?;
+    let addr = server.local_addrs()[0];
+    // serve_forever() in a background task; returns once the server accepts clients.
+    let running = server.spawn().await?;
 
-    let client = TcpClient::connect(server.addr, JsonLines::<Response>::new()).await?;
+    let client = TcpClient::connect(addr, JsonLines::<Response>::new()).await?;
     println!("[client] first packet: {:?}", client.recv_packet().await?);
     let request = Request {
         text: "hello".into(),
@@ -71,5 +84,6 @@ async fn main() -> Result<(), BoxError> {
     println!("[client] closed");
 
     // Shutting down waits for every connection to end, on_disconnection included.
-    server.shutdown().await
+    running.shutdown().await?;
+    Ok(())
 }

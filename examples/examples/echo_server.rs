@@ -29,8 +29,8 @@ use std::marker::PhantomData;
 
 use clap::Parser;
 use easynet::{
-    BoxError, HandlerError, RecvError, StreamClient, StreamProtocol, StreamRequestHandler,
-    TcpServer, handler, recv,
+    BoxError, HandlerError, RecvError, ShutdownSignal, StreamClient, StreamProtocol,
+    StreamRequestHandler, TcpServer, handler, recv,
 };
 use easynet_examples::Endpoint;
 use easynet_examples::formats::{EchoPacket, FormatArgs, WithProtocol, with_server_protocol};
@@ -84,8 +84,8 @@ impl WithProtocol for Serve {
             .host(host)
             .port(port);
         let server = args.tls.apply(builder)?.bind().await?;
-        // Catch Ctrl-C from now on, before we say we are listening.
-        let interrupted = easynet_examples::interrupted()?;
+        // Catch Ctrl-C (and SIGTERM) from now on, before we say we are listening.
+        let mut signals = ShutdownSignal::new()?;
         let mut server_task = tokio::spawn({
             let server = server.clone();
             async move { server.serve_forever().await }
@@ -103,7 +103,7 @@ impl WithProtocol for Serve {
         tokio::select! {
             // The server stopped by itself: report why.
             result = &mut server_task => return Ok(result??),
-            () = interrupted => {}
+            () = signals.recv() => {}
         }
         tracing::info!("interrupted, shutting down");
         server.shutdown().await;

@@ -9,13 +9,15 @@
 //! good request, a request of the wrong shape, then a good one again, and prints the
 //! three answers.
 
+use std::io::IsTerminal;
+
 use easynet::{
     BoxError, HandlerError, JsonLines, RecvError, StreamClient, StreamRequestHandler, TcpClient,
-    handler, recv,
+    TcpServer, handler, recv,
 };
-use easynet_examples::serve_in_background;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracing_subscriber::EnvFilter;
 
 /// Add two numbers.
 #[derive(Debug, Serialize, Deserialize)]
@@ -65,10 +67,20 @@ impl StreamRequestHandler for MyRequestHandler {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    easynet_examples::init_tracing("warn");
-    let server = serve_in_background(JsonLines::new(), MyRequestHandler).await?;
+    // Logs go to stderr (warnings and errors; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let server = TcpServer::bind("127.0.0.1:0", JsonLines::new(), MyRequestHandler).await?;
+    let addr = server.local_addrs()[0];
+    // serve_forever() in a background task; returns once the server accepts clients.
+    let running = server.spawn().await?;
 
-    let client = TcpClient::connect(server.addr, JsonLines::<Response>::new()).await?;
+    let client = TcpClient::connect(addr, JsonLines::<Response>::new()).await?;
     let requests = [
         json!({"a": 1, "b": 2}),
         json!({"a": "one", "b": 2}), // valid JSON, but not a `Request`
@@ -81,5 +93,6 @@ async fn main() -> Result<(), BoxError> {
     }
     client.close().await;
 
-    server.shutdown().await
+    running.shutdown().await?;
+    Ok(())
 }

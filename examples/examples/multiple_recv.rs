@@ -8,12 +8,14 @@
 //! Run it with `cargo run -p easynet-examples --example multiple_recv`: a client logs
 //! in, sends two messages, logs out, and sees the server close the connection.
 
+use std::io::IsTerminal;
+
 use easynet::{
     BoxError, ClientError, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpClient,
-    handler, recv,
+    TcpServer, handler, recv,
 };
-use easynet_examples::serve_in_background;
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -75,10 +77,20 @@ impl StreamRequestHandler for MyRequestHandler {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    easynet_examples::init_tracing("warn");
-    let server = serve_in_background(JsonLines::new(), MyRequestHandler).await?;
+    // Logs go to stderr (warnings and errors; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let server = TcpServer::bind("127.0.0.1:0", JsonLines::new(), MyRequestHandler).await?;
+    let addr = server.local_addrs()[0];
+    // serve_forever() in a background task; returns once the server accepts clients.
+    let running = server.spawn().await?;
 
-    let client = TcpClient::connect(server.addr, JsonLines::<Response>::new()).await?;
+    let client = TcpClient::connect(addr, JsonLines::<Response>::new()).await?;
     let session = [
         Request::Login {
             user: "alice".into(),
@@ -100,5 +112,6 @@ async fn main() -> Result<(), BoxError> {
         other => println!("Unexpected: {other:?}"),
     }
 
-    server.shutdown().await
+    running.shutdown().await?;
+    Ok(())
 }

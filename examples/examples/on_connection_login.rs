@@ -7,15 +7,16 @@
 //! turned away.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use easynet::{
     BoxError, ClientError, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpClient,
-    handler, recv,
+    TcpServer, handler, recv,
 };
-use easynet_examples::serve_in_background;
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Request {
@@ -86,11 +87,22 @@ impl StreamRequestHandler for MyRequestHandler {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    easynet_examples::init_tracing("warn");
-    let server = serve_in_background(JsonLines::new(), MyRequestHandler::default()).await?;
+    // Logs go to stderr (warnings and errors; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let server =
+        TcpServer::bind("127.0.0.1:0", JsonLines::new(), MyRequestHandler::default()).await?;
+    let addr = server.local_addrs()[0];
+    // serve_forever() in a background task; returns once the server accepts clients.
+    let running = server.spawn().await?;
 
     // A client that logs in first.
-    let alice = TcpClient::connect(server.addr, JsonLines::<Response>::new()).await?;
+    let alice = TcpClient::connect(addr, JsonLines::<Response>::new()).await?;
     for request in [
         Request::Login {
             user: "alice".into(),
@@ -103,12 +115,13 @@ async fn main() -> Result<(), BoxError> {
     alice.close().await;
 
     // A client that does not.
-    let mallory = TcpClient::connect(server.addr, JsonLines::<Response>::new()).await?;
+    let mallory = TcpClient::connect(addr, JsonLines::<Response>::new()).await?;
     mallory.send_packet(&Request::Whoami).await?;
     println!("[mallory] Whoami -> {:?}", mallory.recv_packet().await?);
     if let Err(ClientError::ConnectionClosed) = mallory.recv_packet().await {
         println!("[mallory] the server closed the connection");
     }
 
-    server.shutdown().await
+    running.shutdown().await?;
+    Ok(())
 }

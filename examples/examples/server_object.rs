@@ -6,12 +6,15 @@
 //! the how-to until Ctrl-C, run
 //! `cargo run -p easynet-examples --example server_object -- --host localhost --port 9000 --forever`.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use easynet::{
-    BoxError, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpClient, TcpServer,
-    handler, recv,
+    BoxError, HandlerError, JsonLines, ShutdownSignal, StreamClient, StreamRequestHandler,
+    TcpClient, TcpServer, handler, recv,
 };
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Request {
@@ -56,7 +59,14 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    easynet_examples::init_tracing("info");
+    // Logs go to stderr (connections at INFO; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     let Args {
         host,
         port,
@@ -74,17 +84,17 @@ async fn main() -> Result<(), BoxError> {
         .await?;
     let addr = server.local_addrs()[0];
 
-    // Activate the server in a background task
-    let server_task = tokio::spawn({
-        let server = server.clone();
-        async move { server.serve_forever().await }
-    });
-    server.wait_serving().await;
+    // With --forever, catch Ctrl-C (and SIGTERM) from now on: one that comes right
+    // after "Serving on" is still a clean shutdown.
+    let signals = forever.then(ShutdownSignal::new).transpose()?;
+
+    // Activate the server: serve_forever() in a background task
+    let running = server.spawn().await?;
     println!("Serving on {addr}");
 
-    if forever {
+    if let Some(mut signals) = signals {
         // Keep running until you interrupt the program with Ctrl-C
-        easynet_examples::interrupted()?.await;
+        signals.recv().await;
     } else {
         let client = TcpClient::connect(addr, JsonLines::<Response>::new()).await?;
         let request = Request { n: 12 };
@@ -93,7 +103,6 @@ async fn main() -> Result<(), BoxError> {
         client.close().await;
     }
 
-    server.shutdown().await;
-    server_task.await??;
+    running.shutdown().await?;
     Ok(())
 }

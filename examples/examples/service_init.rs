@@ -9,16 +9,17 @@
 //! many ticks the service has counted, then the server shuts down and prints
 //! "Service stopped".
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use easynet::{
     BoxError, ExitStack, HandlerError, JsonLines, ServerHandle, StreamClient, StreamRequestHandler,
-    TcpClient, handler, recv,
+    TcpClient, TcpServer, handler, recv,
 };
-use easynet_examples::serve_in_background;
 use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Default)]
 struct MyRequestHandler {
@@ -70,17 +71,28 @@ impl StreamRequestHandler for MyRequestHandler {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    easynet_examples::init_tracing("warn");
-    let server = serve_in_background(JsonLines::new(), MyRequestHandler::default()).await?;
+    // Logs go to stderr (warnings and errors; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let server =
+        TcpServer::bind("127.0.0.1:0", JsonLines::new(), MyRequestHandler::default()).await?;
+    let addr = server.local_addrs()[0];
+    // serve_forever() in a background task; returns once the server accepts clients.
+    let running = server.spawn().await?;
 
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let client = TcpClient::connect(server.addr, JsonLines::<Value>::new()).await?;
+    let client = TcpClient::connect(addr, JsonLines::<Value>::new()).await?;
     client.send_packet(&json!("how long?")).await?;
     println!("From server: {}", client.recv_packet().await?);
     client.close().await;
 
     println!("Shutting down");
-    server.shutdown().await?;
+    running.shutdown().await?;
     println!("Server stopped");
     Ok(())
 }

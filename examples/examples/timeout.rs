@@ -7,14 +7,15 @@
 //! Run it with `cargo run -p easynet-examples --example timeout`: a client sends a
 //! request at once, then stays silent for longer than the timeout, then sends another.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use easynet::{
     BoxError, HandlerError, JsonLines, RecvError, StreamClient, StreamRequestHandler, TcpClient,
-    handler, recv,
+    TcpServer, handler, recv,
 };
-use easynet_examples::serve_in_background;
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Request {
@@ -51,10 +52,20 @@ impl StreamRequestHandler for MyRequestHandler {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    easynet_examples::init_tracing("warn");
-    let server = serve_in_background(JsonLines::new(), MyRequestHandler).await?;
+    // Logs go to stderr (warnings and errors; RUST_LOG chooses otherwise).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let server = TcpServer::bind("127.0.0.1:0", JsonLines::new(), MyRequestHandler).await?;
+    let addr = server.local_addrs()[0];
+    // serve_forever() in a background task; returns once the server accepts clients.
+    let running = server.spawn().await?;
 
-    let client = TcpClient::connect(server.addr, JsonLines::<Response>::new()).await?;
+    let client = TcpClient::connect(addr, JsonLines::<Response>::new()).await?;
     let ask = |question: &str| Request {
         question: question.into(),
     };
@@ -75,5 +86,6 @@ async fn main() -> Result<(), BoxError> {
     println!("Asked again -> {:?}", client.recv_packet().await?);
     client.close().await;
 
-    server.shutdown().await
+    running.shutdown().await?;
+    Ok(())
 }

@@ -1,29 +1,27 @@
-//! Shared helpers for the easynet examples: logging, running a server in the background,
-//! and the command line of the `echo_server` and `echo_client` tools.
+//! Shared helpers of the `echo_server` and `echo_client` tools: logging, their command
+//! line, and the wire formats of `--format`.
 //!
-//! Each example in `examples/` mirrors one section of easynetwork's "TCP Servers" how-to;
-//! run one with `cargo run -p easynet-examples --example <name>`.
+//! Each other example in `examples/` mirrors one section of easynetwork's "TCP Servers"
+//! how-to and uses only `easynet` and ordinary crates (tokio, serde, tracing...), never
+//! this crate, so that it compiles as is when copied into a crate of your own; run one
+//! with `cargo run -p easynet-examples --example <name>`.
 
 pub mod formats;
 
 use std::io::{self, IsTerminal};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use easynet::tls::{ClientTls, TlsError};
 use easynet::{
-    BoxError, ProtocolError, ServerError, StreamProtocol, StreamRequestHandler, TcpClient,
-    TcpServer, TcpServerBuilder,
+    BoxError, ProtocolError, StreamProtocol, StreamRequestHandler, TcpClient, TcpServerBuilder,
 };
 use serde_json::Value;
-use tokio::task::JoinHandle;
 
 /// How long the tools wait for a connection or an answer before giving up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Logs to stderr. `RUST_LOG` chooses what is shown; without it, `default_filter` does
-/// (`"warn"` in the self-running examples, so that their output is the demonstration).
+/// Logs to stderr. `RUST_LOG` chooses what is shown; without it, `default_filter` does.
 pub fn init_tracing(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
@@ -32,80 +30,6 @@ pub fn init_tracing(default_filter: &str) {
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
         .try_init();
-}
-
-/// A server serving in a background task: what every self-running example starts
-/// before its client scenario.
-pub struct Background<H, P> {
-    /// The server (a handle on it: `TcpServer` clones share one server).
-    pub server: TcpServer<H, P>,
-    /// The address clients connect to.
-    pub addr: SocketAddr,
-    task: JoinHandle<Result<(), ServerError>>,
-}
-
-/// Binds `handler` on 127.0.0.1 (a free port), runs `serve_forever` in a background task
-/// and waits until the server accepts connections.
-///
-/// This is the how-to's "Run Server In Background", which the `background_server`
-/// example spells out step by step.
-pub async fn serve_in_background<H, P>(protocol: P, handler: H) -> io::Result<Background<H, P>>
-where
-    H: StreamRequestHandler,
-    P: StreamProtocol<H::Response, H::Request>,
-{
-    let server = TcpServer::builder(protocol, handler)
-        .host("127.0.0.1")
-        .bind()
-        .await?;
-    let addr = server.local_addrs()[0];
-    let task = tokio::spawn({
-        let server = server.clone();
-        async move { server.serve_forever().await }
-    });
-    server.wait_serving().await;
-    Ok(Background { server, addr, task })
-}
-
-impl<H, P> Background<H, P>
-where
-    H: StreamRequestHandler,
-    P: StreamProtocol<H::Response, H::Request>,
-{
-    /// Shuts the server down and returns what `serve_forever` returned.
-    pub async fn shutdown(self) -> Result<(), BoxError> {
-        self.server.shutdown().await;
-        self.task.await??;
-        Ok(())
-    }
-}
-
-/// Installs the Ctrl-C handler at once and returns a future that completes at the next
-/// Ctrl-C (on Unix, SIGINT or SIGTERM).
-///
-/// Unlike awaiting `tokio::signal::ctrl_c()`, which installs its handler only when first
-/// polled, the handler is in place when this returns: a server can announce that it is
-/// ready, and a Ctrl-C that comes right after is still a clean shutdown, not a kill.
-pub fn interrupted() -> io::Result<impl Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-    }
-    #[cfg(windows)]
-    {
-        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
-        Ok(async move {
-            ctrl_c.recv().await;
-        })
-    }
 }
 
 /// Where a tool listens or connects: `--port PORT [--host HOST]`.
