@@ -400,6 +400,34 @@ impl ServerProcess {
         );
         stderr
     }
+
+    /// Sends SIGINT (Ctrl-C) to the server and waits, at most [`STEP`], for it to exit;
+    /// fails the test if it does not, or exits with an error (the example servers stop
+    /// cleanly on Ctrl-C). Returns what it wrote on stderr.
+    #[cfg(unix)]
+    pub async fn interrupt(mut self) -> String {
+        let pid = self
+            .child
+            .id()
+            .unwrap_or_else(|| panic!("{} has already exited", self.what));
+        let kill = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("cannot run `kill`");
+        assert!(kill.success(), "kill -INT {pid}: {kill}");
+        let status = tokio::time::timeout(STEP, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not stop within {STEP:?} of SIGINT", self.what))
+            .expect("wait for the server process");
+        let _ = tokio::time::timeout(STEP, &mut self.stderr_done).await;
+        let stderr = self.stderr();
+        assert!(
+            status.success(),
+            "{} exited with {status} after SIGINT:\n{stderr}",
+            self.what
+        );
+        stderr
+    }
 }
 
 /// Reads `pipe` to its end in the background, into a shared string.

@@ -17,6 +17,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::process::{Child, ChildStdout, Command};
 
+use easynet_tests::ServerProcess;
+
 /// The longest a self-running example may take; it is killed after that.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// The longest any single network step may take.
@@ -294,6 +296,155 @@ async fn server_object_serves_one_round_trip() {
             "Request { n: 12 } -> Response { square: 144 }",
         ],
     );
+}
+
+#[tokio::test]
+async fn chat_room_plays_its_scenario() {
+    let lines = run_ok("chat_room").await;
+    let welcome = "* welcome to the chat room! your nickname?";
+    let mut expected = vec![
+        format!("[alice] < {welcome}"),
+        "[alice] > alice".into(),
+        "[alice] < * alice joined".into(),
+        format!("[bob] < {welcome}"),
+        "[bob] > bob".into(),
+        "[alice] < * bob joined".into(),
+        "[bob] < * bob joined".into(),
+        format!("[carol] < {welcome}"),
+        "[carol] > bob".into(),
+        "[carol] < * bob is taken, try another nickname".into(),
+        "[carol] > carol".into(),
+    ];
+    for name in ["alice", "bob", "carol"] {
+        expected.push(format!("[{name}] < * carol joined"));
+    }
+    for (speaker, text) in [
+        ("alice", "hi everyone"),
+        ("bob", "hi alice"),
+        ("carol", "hello! I can't stay"),
+    ] {
+        expected.push(format!("[{speaker}] > {text}"));
+        for name in ["alice", "bob", "carol"] {
+            expected.push(format!("[{name}] < {speaker}: {text}"));
+        }
+    }
+    expected.extend([
+        "[carol] > /quit".into(),
+        "[carol] < * bye".into(),
+        "[carol] (the server closed the connection)".into(),
+        "[alice] < * carol left".into(),
+        "[bob] < * carol left".into(),
+    ]);
+    assert_eq!(lines, expected);
+}
+
+/// A transcript (an example's stdout), read line by line.
+struct Transcript<'a> {
+    lines: &'a [String],
+    at: usize,
+}
+
+impl<'a> Transcript<'a> {
+    fn new(lines: &'a [String]) -> Self {
+        Transcript { lines, at: 0 }
+    }
+
+    fn whole(&self) -> String {
+        self.lines.join("\n")
+    }
+
+    /// The next line is `want`.
+    #[track_caller]
+    fn expect(&mut self, want: &str) {
+        let line = self.lines.get(self.at).map(String::as_str);
+        assert_eq!(
+            line,
+            Some(want),
+            "line {} of:\n{}",
+            self.at + 1,
+            self.whole()
+        );
+        self.at += 1;
+    }
+
+    /// The number of the next line if it is `[name] < tick N`, which it then consumes.
+    #[track_caller]
+    fn maybe_tick(&mut self, name: &str) -> Option<u64> {
+        let line = self.lines.get(self.at)?;
+        let tick = line.strip_prefix(&format!("[{name}] < tick "))?;
+        let tick = tick
+            .parse()
+            .unwrap_or_else(|e| panic!("bad tick {line:?}: {e}"));
+        self.at += 1;
+        Some(tick)
+    }
+
+    /// The next line is `[name] < tick N`: returns N.
+    #[track_caller]
+    fn tick(&mut self, name: &str) -> u64 {
+        self.maybe_tick(name).unwrap_or_else(|| {
+            panic!(
+                "line {}: expected a tick for {name} in:\n{}",
+                self.at + 1,
+                self.whole()
+            )
+        })
+    }
+
+    /// Nothing follows.
+    #[track_caller]
+    fn end(&self) {
+        assert_eq!(
+            self.at,
+            self.lines.len(),
+            "more lines in:\n{}",
+            self.whole()
+        );
+    }
+}
+
+/// Fails unless `ticks` are consecutive numbers.
+#[track_caller]
+fn assert_consecutive(ticks: &[u64], transcript: &Transcript<'_>) {
+    assert!(
+        ticks.windows(2).all(|w| w[1] == w[0] + 1),
+        "ticks {ticks:?} are not consecutive:\n{}",
+        transcript.whole()
+    );
+}
+
+#[tokio::test]
+async fn push_ticker_pushes_ticks_to_subscribers_only() {
+    let lines = run_ok("push_ticker").await;
+    let mut out = Transcript::new(&lines);
+    out.expect("[bob] > ping");
+    out.expect("[bob] < pong");
+    out.expect("[alice] > subscribe");
+    out.expect("[alice] < subscribed");
+    let mut alice_ticks: Vec<u64> = (0..3).map(|_| out.tick("alice")).collect();
+    out.expect("[bob] > ping");
+    out.expect("[bob] < pong");
+    out.expect("bob got no tick: pong was the next line after his ping");
+    out.expect("[alice] > unsubscribe");
+    // Ticks already on their way may come before `unsubscribed`.
+    while let Some(tick) = out.maybe_tick("alice") {
+        alice_ticks.push(tick);
+    }
+    assert_consecutive(&alice_ticks, &out);
+    out.expect("[alice] < unsubscribed");
+    out.expect("[bob] > subscribe");
+    out.expect("[bob] < subscribed");
+    let bob_ticks: Vec<u64> = (0..2).map(|_| out.tick("bob")).collect();
+    assert_consecutive(&bob_ticks, &out);
+    assert!(
+        bob_ticks[0] > *alice_ticks.last().unwrap(),
+        "bob's ticks did not go out after alice's:\n{}",
+        out.whole()
+    );
+    out.expect("[alice] > ping");
+    out.expect("[alice] < pong");
+    out.expect("alice got no tick after unsubscribing: pong was the next line after her ping");
+    out.end();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -607,4 +758,191 @@ async fn echo_client_fails_clearly_when_no_answer_comes() {
         finished.describe("echo_client")
     );
     drop(listener);
+}
+
+// ---------------------------------------------------------------------------------------
+// The example servers: chat_room and push_ticker with --port, talked to with raw lines
+// (what `nc` sends).
+// ---------------------------------------------------------------------------------------
+
+/// `NAME --port 0`, serving until Ctrl-C.
+async fn example_server(name: &str) -> ServerProcess {
+    let mut command = example(name);
+    command.args(["--port", "0"]);
+    let server = ServerProcess::spawn(command, &format!("{name} --port 0")).await;
+    assert!(server.addr.ip().is_loopback(), "{}", server.addr);
+    assert_ne!(server.addr.port(), 0);
+    server
+}
+
+/// The next line of `peer`, which must be there.
+async fn next_line(peer: &mut RawPeer) -> String {
+    peer.line()
+        .await
+        .expect("a line, got the end of the stream")
+}
+
+const CHAT_WELCOME: &str = "* welcome to the chat room! your nickname?";
+
+/// Connects to the chat room and gives `name` (ended by `newline`) as the nickname.
+async fn chat_join(addr: SocketAddr, name: &str, newline: &str) -> RawPeer {
+    let mut peer = RawPeer::connect(addr).await;
+    assert_eq!(next_line(&mut peer).await, CHAT_WELCOME);
+    peer.send(format!("{name}{newline}").as_bytes()).await;
+    peer
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn chat_room_serves_line_clients_until_ctrl_c() {
+    let server = example_server("chat_room").await;
+    let addr = server.addr;
+
+    let mut alice = chat_join(addr, "alice", "\n").await;
+    assert_eq!(next_line(&mut alice).await, "* alice joined");
+    // telnet's line ends work too.
+    let mut bob = chat_join(addr, "bob", "\r\n").await;
+    for peer in [&mut alice, &mut bob] {
+        assert_eq!(next_line(peer).await, "* bob joined");
+    }
+    // A nickname that is taken, or malformed, is refused and asked again.
+    let mut carol = chat_join(addr, "alice", "\n").await;
+    assert_eq!(
+        next_line(&mut carol).await,
+        "* alice is taken, try another nickname"
+    );
+    carol.send(b"no spaces\n").await;
+    assert!(
+        next_line(&mut carol).await.starts_with("* a nickname is "),
+        "malformed nickname accepted"
+    );
+    carol.send(b"carol\n").await;
+    for peer in [&mut alice, &mut bob, &mut carol] {
+        assert_eq!(next_line(peer).await, "* carol joined");
+    }
+
+    // Everyone talks at once: every line reaches every member (the sender too), and all
+    // members see the lines in one order, each sender's in the order it sent them.
+    let names = ["alice", "bob", "carol"];
+    let mut peers = [alice, bob, carol];
+    for (peer, name) in peers.iter_mut().zip(names) {
+        peer.send(format!("{name} one\n{name} two\n").as_bytes())
+            .await;
+    }
+    let mut heard = Vec::new();
+    for peer in &mut peers {
+        let mut lines = Vec::new();
+        for _ in 0..6 {
+            lines.push(next_line(peer).await);
+        }
+        heard.push(lines);
+    }
+    let mut expected: Vec<String> = names
+        .iter()
+        .flat_map(|name| [format!("{name}: {name} one"), format!("{name}: {name} two")])
+        .collect();
+    expected.sort();
+    for lines in &heard {
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected, "{heard:#?}");
+        assert_eq!(lines, &heard[0], "members saw different orders: {heard:#?}");
+        for name in names {
+            let at = |text: &str| {
+                lines
+                    .iter()
+                    .position(|l| *l == format!("{name}: {name} {text}"))
+            };
+            assert!(
+                at("one") < at("two"),
+                "{name}'s lines out of order: {lines:#?}"
+            );
+        }
+    }
+
+    // Leaving: carol just closes her connection, bob says /quit.
+    let [mut alice, mut bob, carol] = peers;
+    drop(carol);
+    for peer in [&mut alice, &mut bob] {
+        assert_eq!(next_line(peer).await, "* carol left");
+    }
+    bob.send(b"/quit\n").await;
+    assert_eq!(next_line(&mut bob).await, "* bye");
+    assert_eq!(
+        bob.line().await,
+        None,
+        "the server did not close bob's connection"
+    );
+    assert_eq!(next_line(&mut alice).await, "* bob left");
+
+    // Ctrl-C: a clean shutdown, which closes alice's connection.
+    let stderr = server.interrupt().await;
+    assert_eq!(alice.line().await, None);
+    assert!(!stderr.contains("ERROR"), "{stderr}");
+}
+
+/// The number of a `tick N` line.
+#[track_caller]
+fn tick_number(line: &str) -> u64 {
+    line.strip_prefix("tick ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("expected `tick N`, got {line:?}"))
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn push_ticker_serves_line_clients_until_ctrl_c() {
+    let server = example_server("push_ticker").await;
+    let mut subscriber = RawPeer::connect(server.addr).await;
+    let mut other = RawPeer::connect(server.addr).await;
+
+    // `other` is served (a ping is answered), and so are requests it does not know.
+    other.send(b"ping\n").await;
+    assert_eq!(next_line(&mut other).await, "pong");
+    other.send(b"hello\n").await;
+    let error = next_line(&mut other).await;
+    assert!(error.starts_with("error: unknown request"), "{error}");
+
+    // A subscriber gets consecutive ticks...
+    subscriber.send(b"subscribe\r\n").await;
+    assert_eq!(next_line(&mut subscriber).await, "subscribed");
+    let mut ticks = Vec::new();
+    for _ in 0..3 {
+        ticks.push(tick_number(&next_line(&mut subscriber).await));
+    }
+    // ...which went out while `other` was connected: none came before its pong.
+    other.send(b"ping\n").await;
+    assert_eq!(next_line(&mut other).await, "pong");
+
+    // Unsubscribed: ticks on their way may come before `unsubscribed`, none after it.
+    subscriber.send(b"unsubscribe\n").await;
+    loop {
+        let line = next_line(&mut subscriber).await;
+        if line == "unsubscribed" {
+            break;
+        }
+        ticks.push(tick_number(&line));
+    }
+    assert!(
+        ticks.windows(2).all(|w| w[1] == w[0] + 1),
+        "not consecutive: {ticks:?}"
+    );
+    other.send(b"subscribe\n").await;
+    assert_eq!(next_line(&mut other).await, "subscribed");
+    for _ in 0..2 {
+        let tick = tick_number(&next_line(&mut other).await);
+        assert!(tick > *ticks.last().unwrap(), "{tick} after {ticks:?}");
+    }
+    // Those ticks went out after the unsubscribe: none came before the pong.
+    subscriber.send(b"ping\n").await;
+    assert_eq!(next_line(&mut subscriber).await, "pong");
+
+    // Ctrl-C: a clean shutdown, which closes both connections (`other` may get the
+    // ticks sent while the server was shutting down first).
+    let stderr = server.interrupt().await;
+    assert_eq!(subscriber.line().await, None);
+    while let Some(line) = other.line().await {
+        tick_number(&line);
+    }
+    assert!(!stderr.contains("ERROR"), "{stderr}");
 }
