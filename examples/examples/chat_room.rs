@@ -77,10 +77,10 @@ async fn tell_everyone(
     for laggard in report.into_full() {
         // Its send queue is full: its peer reads slower than the room talks. Letting it
         // miss this line would leave a silent hole in its conversation, and waiting for
-        // it would hold up everyone; so it is disconnected (its `on_disconnection` then
-        // tells the others that it left). In a task of its own, since `close` first
-        // writes what is queued, which such a peer may take up to the write timeout to
-        // read.
+        // it would hold up everyone; so it is disconnected. In a task of its own, since
+        // `close` first writes what is queued, and a peer that reads nothing makes it
+        // wait for the write timeout (60 s by default) before the connection is dropped;
+        // its `on_disconnection` then tells the others that it left.
         tracing::info!(client = %laggard.remote_addr(), "too slow for the room, disconnecting");
         tokio::spawn(async move { laggard.close().await });
     }
