@@ -159,11 +159,17 @@ pub use serializers::wrapper::{Alphabet, Base64, InvalidKey};
 #[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
 pub use serializers::{BINCODE_ALLOCATION_LIMIT, BincodeSerializer};
 pub use serializers::{PacketDeserializer, PacketSerializer, StringSerializer};
-pub use server::{ServerOptions, TcpServer, TcpServerBuilder};
+pub use server::{
+    Server, ServerBuilder, ServerOptions, Tcp, TcpServer, TcpServerBuilder, Transport,
+};
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use server::{Unix, UnixServer, UnixServerBuilder};
 pub use service::{ExitStack, ServerError, ServerHandle, ServerTask, ShutdownSignal};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use transport::tls;
+pub use transport::{Address, PeerCredentials};
 
 /// Turns an `async fn` with `recv!()` points into a request handler's generator.
 ///

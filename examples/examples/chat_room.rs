@@ -69,20 +69,16 @@ struct ChatRoom {
 }
 
 /// Sends `line` to every member, and disconnects the members who cannot keep up.
-async fn tell_everyone(
-    members: &HashMap<ClientId, Member>,
-    line: &String,
-) -> Result<(), SendError> {
-    let report = easynet::broadcast(members.values().map(Member::client), line).await?;
-    for laggard in report.into_full() {
+fn tell_everyone(members: &HashMap<ClientId, Member>, line: &String) -> Result<(), SendError> {
+    let report = easynet::broadcast(members.values().map(Member::client), line)?;
+    for laggard in report.full() {
         // Its send queue is full: its peer reads slower than the room talks. Letting it
         // miss this line would leave a silent hole in its conversation, and waiting for
-        // it would hold up everyone; so it is disconnected. In a task of its own, since
-        // `close` first writes what is queued, and a peer that reads nothing makes it
-        // wait for the write timeout (60 s by default) before the connection is dropped;
-        // its `on_disconnection` then tells the others that it left.
+        // it would hold up everyone; so it is disconnected, at once (`close` would first
+        // wait for its queue to drain, up to the write timeout). Its `on_disconnection`
+        // then tells the others that it left.
         tracing::info!(client = %laggard.remote_addr(), "too slow for the room, disconnecting");
-        tokio::spawn(async move { laggard.close().await });
+        laggard.close_now();
     }
     Ok(())
 }
@@ -140,7 +136,7 @@ impl StreamRequestHandler for ChatRoom {
                 nickname,
             };
             members.insert(client.id(), member);
-            tell_everyone(&members, &joined).await?;
+            tell_everyone(&members, &joined)?;
             return Ok(());
         }
     }
@@ -167,7 +163,7 @@ impl StreamRequestHandler for ChatRoom {
                 // Every client that gets here has joined (on_connection ran first).
                 if let Some(me) = members.get(&client.id()) {
                     let said = format!("{}: {text}", me.nickname);
-                    tell_everyone(&members, &said).await?;
+                    tell_everyone(&members, &said)?;
                 }
             }
         }
@@ -180,7 +176,7 @@ impl StreamRequestHandler for ChatRoom {
         let mut members = self.members.lock().await;
         if let Some(member) = members.remove(&client.id()) {
             let left = format!("* {} left", member.nickname);
-            if let Err(error) = tell_everyone(&members, &left).await {
+            if let Err(error) = tell_everyone(&members, &left) {
                 tracing::warn!(%error, "cannot announce a departure");
             }
         }

@@ -71,7 +71,7 @@ impl Ticker {
             if subscribers.is_empty() {
                 continue;
             }
-            match easynet::broadcast(subscribers.iter(), &format!("tick {tick}")).await {
+            match easynet::broadcast(subscribers.iter(), &format!("tick {tick}")) {
                 // A subscriber whose send queue is full (its peer reads slower than the
                 // ticks come) misses this tick, and that is fine for a live feed: the
                 // next tick supersedes it. So laggards are left alone, not closed.

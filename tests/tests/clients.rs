@@ -246,7 +246,7 @@ async fn a_broadcast_reaches_100_clients_and_is_encoded_once() {
         within(connected_rx.recv()).await.unwrap();
     }
     let packet = Bytes::from(vec![b'x'; 1024]);
-    let report = running.server.broadcast(&packet).await.unwrap();
+    let report = running.server.broadcast(&packet).unwrap();
     assert_eq!(report.sent(), 100);
     assert!(report.full().is_empty());
     assert_eq!(report.closed(), 0);
@@ -277,7 +277,7 @@ impl Chat {
             .values()
             .map(|(client, _)| client.clone())
             .collect();
-        easynet::broadcast(&members, &line).await.unwrap();
+        easynet::broadcast(&members, &line).unwrap();
     }
 }
 
@@ -342,4 +342,57 @@ async fn a_chat_with_three_clients() {
         assert_eq!(peer.line().await.as_deref(), Some("* ann left"));
     }
     running.stop().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn once_close_has_begun_no_clone_can_queue_more() {
+    let (handler, mut clients, mut disconnected) = registering();
+    let running = serve(StringLines::new(), handler).await;
+    // A peer that reads nothing, with a queue to drain: `close` takes a while.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let _peer = within(socket.connect(running.addr)).await.unwrap();
+    let client = within(clients.recv()).await.unwrap();
+    let big: String = "x".repeat(8 << 20);
+    client.send_packet(&big).await.unwrap();
+    let closing = tokio::spawn({
+        let client = client.clone();
+        async move { client.close().await }
+    });
+    // The close task runs to its first wait (it cannot drain the queue).
+    tokio::task::yield_now().await;
+    assert!(client.is_closing());
+    assert!(matches!(
+        client.send_packet(&"after close".to_owned()).await,
+        Err(SendError::Closed)
+    ));
+    assert!(matches!(
+        client.try_send_packet(&"after close".to_owned()),
+        Err(SendError::Closed)
+    ));
+    // close_now gives up on the queue at once: the connection ends without waiting
+    // for the write timeout.
+    client.close_now();
+    assert_eq!(within(disconnected.recv()).await, Some(client.id()));
+    within(closing).await.unwrap();
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_task_can_be_raced_and_still_shut_down() {
+    let (handler, _clients, _disconnected) = registering();
+    let server = easynet::TcpServer::bind("127.0.0.1:0", StringLines::new(), handler)
+        .await
+        .unwrap();
+    let mut running = server.spawn().await.unwrap();
+    // Racing `stopped` against something else leaves the task usable.
+    tokio::select! {
+        () = running.stopped() => panic!("the server stopped by itself"),
+        () = std::future::ready(()) => {}
+    }
+    // Another task shuts it down; `stopped` then returns, and `join` gives the result.
+    let handle = running.handle().clone();
+    tokio::spawn(async move { handle.shutdown().await });
+    within(running.stopped()).await;
+    within(running.join()).await.unwrap();
 }

@@ -110,7 +110,7 @@ impl StreamRequestHandler for Abandoning {
             }
         }
         let full = matches!(
-            client.try_send_packet(&Bytes::from_static(b"try")).await,
+            client.try_send_packet(&Bytes::from_static(b"try")),
             Err(SendError::Full)
         );
         let _ = self.report.send((completed, full));
@@ -158,7 +158,7 @@ impl StreamRequestHandler for Room {
     async fn handle(&self, _client: &StreamClient<Bytes>) -> Result<(), HandlerError> {
         let line = recv!()?;
         let members = self.members.lock().unwrap().clone();
-        easynet::broadcast(&members, &line).await?;
+        easynet::broadcast(&members, &line)?;
         Ok(())
     }
 }

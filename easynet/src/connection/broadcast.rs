@@ -1,8 +1,5 @@
 //! One packet to many clients, encoded once: [`broadcast`].
 
-use std::future::poll_fn;
-use std::task::Poll;
-
 use super::client::StreamClient;
 use crate::error::SendError;
 
@@ -51,10 +48,12 @@ impl<Response> Default for Broadcast<Response> {
 /// Sends one packet to every client of `clients`, encoding it once (with the first open
 /// client's protocol: give clients of one server).
 ///
-/// It never waits for a slow client: the packet is queued on each client whose send
+/// It never waits (it is not `async`: call it anywhere, even holding a lock) and never
+/// waits for a slow client in particular: the packet is queued on each client whose send
 /// queue has room, and written at once where the peer reads. A client whose queue is at
 /// its high-water mark (a peer that reads slower than the server sends) does not get it
-/// and is listed in [`Broadcast::full`], so that one slow peer never delays the others,
+/// and is listed in [`Broadcast::full`] (close it with
+/// [`close_now`](StreamClient::close_now), or retry later), so that one slow peer never delays the others,
 /// as with `tokio::sync::broadcast`, where a lagging receiver misses messages. To wait
 /// for room instead, [`encode`](StreamClient::encode) once and
 /// [`send_encoded`](StreamClient::send_encoded) to each client.
@@ -62,9 +61,9 @@ impl<Response> Default for Broadcast<Response> {
 /// ```
 /// # use easynet::{StreamClient, SendError};
 /// # async fn announce(clients: &[StreamClient<String>]) -> Result<(), SendError> {
-/// let report = easynet::broadcast(clients, &"server restarting soon".to_owned()).await?;
+/// let report = easynet::broadcast(clients, &"server restarting soon".to_owned())?;
 /// for slow in report.full() {
-///     slow.close().await;
+///     slow.close_now(); // it could not keep up: drop it rather than wait for it
 /// }
 /// # Ok(()) }
 /// ```
@@ -72,34 +71,29 @@ impl<Response> Default for Broadcast<Response> {
 /// # Errors
 /// [`SendError::Serialize`] if the packet cannot be serialized (nothing is sent to
 /// anyone). Clients that are closed are counted in [`Broadcast::closed`], not errors.
-pub async fn broadcast<'a, Response: 'a>(
+pub fn broadcast<'a, Response: 'a>(
     clients: impl IntoIterator<Item = &'a StreamClient<Response>>,
     packet: &Response,
 ) -> Result<Broadcast<Response>, SendError> {
-    let mut clients = Some(clients.into_iter());
-    poll_fn(|cx| {
-        let mut report = Broadcast::default();
-        let mut encoded = None;
-        for client in clients.take().into_iter().flatten() {
-            let frame = match &encoded {
-                Some(frame) => frame,
-                None => match client.encode(packet) {
-                    Ok(frame) => encoded.insert(frame),
-                    Err(SendError::Closed) => {
-                        report.closed += 1;
-                        continue;
-                    }
-                    Err(e) => return Poll::Ready(Err(e)),
-                },
-            };
-            match client.poll_try_send_encoded(cx, frame) {
-                Poll::Ready(Ok(())) => report.sent += 1,
-                Poll::Ready(Err(_)) if client.is_closing() => report.closed += 1,
-                // `Full` (a send that may not wait never returns `Pending`).
-                Poll::Ready(Err(_)) | Poll::Pending => report.full.push(client.clone()),
-            }
+    let mut report = Broadcast::default();
+    let mut encoded = None;
+    for client in clients {
+        let frame = match &encoded {
+            Some(frame) => frame,
+            None => match client.encode(packet) {
+                Ok(frame) => encoded.insert(frame),
+                Err(SendError::Closed) => {
+                    report.closed += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        match client.try_send_encoded(frame) {
+            Ok(()) => report.sent += 1,
+            Err(SendError::Full) => report.full.push(client.clone()),
+            Err(_) => report.closed += 1,
         }
-        Poll::Ready(Ok(report))
-    })
-    .await
+    }
+    Ok(report)
 }

@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -18,6 +18,7 @@ use super::encoded::Encoded;
 use super::send::{BoxedEncoder, BoxedWriter, SendQueue};
 use super::shutdown::Shutdown;
 use crate::error::{SendError, is_disconnect};
+use crate::transport::{Address, PeerCredentials};
 
 /// Identifies one connection of a server process, for as long as the process runs (ids
 /// are never reused). Shown as `#7`.
@@ -100,12 +101,14 @@ pub(crate) struct SendOptions {
     pub(crate) write_timeout: Option<Duration>,
 }
 
-/// The addresses of a connection.
-#[derive(Debug, Clone, Copy)]
+/// Who is at either end of a connection.
+#[derive(Debug, Clone)]
 pub(crate) struct Peer {
-    pub(crate) remote: SocketAddr,
-    pub(crate) local: SocketAddr,
+    pub(crate) remote: Address,
+    pub(crate) local: Address,
     pub(crate) nodelay: bool,
+    /// A Unix-socket peer's credentials.
+    pub(crate) credentials: Option<PeerCredentials>,
 }
 
 struct Shared<Response> {
@@ -157,7 +160,7 @@ struct Shared<Response> {
 ///     async fn handle(&self, client: &StreamClient<String>) -> Result<(), HandlerError> {
 ///         let line = recv!()?;
 ///         let members: Vec<_> = self.members.lock().unwrap().iter().cloned().collect();
-///         easynet::broadcast(&members, &format!("{}: {line}", client.id())).await?;
+///         easynet::broadcast(&members, &format!("{}: {line}", client.id()))?;
 ///         Ok(())
 ///     }
 ///
@@ -299,9 +302,10 @@ impl<Response> StreamClient<Response> {
 
     /// Sends a packet if the send queue has room now, without waiting: as
     /// [`send_packet`](Self::send_packet), but [`SendError::Full`] (nothing queued) when
-    /// the queue is at its high-water mark.
-    pub async fn try_send_packet(&self, packet: &Response) -> Result<(), SendError> {
-        poll_fn(|cx| self.poll_send(cx, false, &mut |queue| queue.encode(packet))).await
+    /// the queue is at its high-water mark. Not `async`: callable anywhere, even holding a
+    /// lock.
+    pub fn try_send_packet(&self, packet: &Response) -> Result<(), SendError> {
+        self.try_send(&mut |queue| queue.encode(packet))
     }
 
     /// Encodes `packet` once, for sending to many clients with
@@ -324,18 +328,22 @@ impl<Response> StreamClient<Response> {
 
     /// Sends a packet encoded by [`encode`](Self::encode) if the queue has room now, as
     /// [`try_send_packet`](Self::try_send_packet).
-    pub async fn try_send_encoded(&self, packet: &Encoded<Response>) -> Result<(), SendError> {
-        poll_fn(|cx| self.poll_try_send_encoded(cx, packet)).await
+    pub fn try_send_encoded(&self, packet: &Encoded<Response>) -> Result<(), SendError> {
+        self.try_send(&mut |queue| queue.push_encoded(packet.as_bytes()))
     }
 
-    pub(crate) fn poll_try_send_encoded(
+    /// A send that never waits. It writes with a no-op waker: when the transport cannot
+    /// take everything, the driver is woken to write the rest (and to take the socket's
+    /// readiness back from the no-op waker), as for any send from another task.
+    fn try_send(
         &self,
-        cx: &mut Context<'_>,
-        packet: &Encoded<Response>,
-    ) -> Poll<Result<(), SendError>> {
-        self.poll_send(cx, false, &mut |queue| {
-            queue.push_encoded(packet.as_bytes())
-        })
+        put: &mut dyn FnMut(&mut SendQueue<Response>) -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.poll_send(&mut cx, false, put) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(SendError::Full),
+        }
     }
 
     /// The one send path: make room (or wait for it, or give up when `wait` is false),
@@ -347,7 +355,7 @@ impl<Response> StreamClient<Response> {
         put: &mut dyn FnMut(&mut SendQueue<Response>) -> Result<(), SendError>,
     ) -> Poll<Result<(), SendError>> {
         let mut queue = self.lock();
-        if queue.is_closed() {
+        if !queue.accepts() {
             return Poll::Ready(Err(SendError::Closed));
         }
         // Sends from the connection's own task leave what they cannot write to the
@@ -409,7 +417,7 @@ impl<Response> StreamClient<Response> {
             EndReason::TransportError
         };
         if self.end_with(reason) {
-            tracing::debug!(client = %self.remote_addr(), %error, "write failed, closing the connection");
+            tracing::debug!(client = %self.remote_address(), %error, "write failed, closing the connection");
         }
         self.mark_closing();
     }
@@ -458,16 +466,37 @@ impl<Response> StreamClient<Response> {
     pub async fn close(&self) {
         self.end_with(EndReason::Closed);
         self.mark_closing();
-        // The driver stops handing requests over at once, whichever task closes.
-        self.lock().wake_driver();
+        {
+            // No send is taken from now on, and the driver stops handing requests over
+            // at once, whichever task closes.
+            let mut queue = self.lock();
+            queue.refuse_new();
+            queue.wake_driver();
+        }
         self.finish().await;
+    }
+
+    /// Closes the connection at once, without writing what is queued (it is dropped)
+    /// and, over TLS, without `close_notify`: for a peer you give up on (one that reads
+    /// too slowly, say), where [`close`](Self::close) would wait for the queue to drain,
+    /// up to the write timeout. As after `close`, no request is handed over any more,
+    /// `on_disconnection` runs, and later sends fail with [`SendError::Closed`].
+    pub fn close_now(&self) {
+        self.end_with(EndReason::Closed);
+        self.mark_closing();
+        self.shared.pending.store(false, Ordering::Relaxed);
+        self.lock().close();
     }
 
     /// Writes what is queued and shuts the transport down, within the bounds `close`
     /// documents, then drops the send side.
     pub(crate) async fn finish(&self) {
-        if self.lock().is_closed() {
-            return;
+        {
+            let mut queue = self.lock();
+            if queue.is_closed() {
+                return;
+            }
+            queue.refuse_new();
         }
         let finish = async {
             let _ = self.flush().await;
@@ -480,12 +509,12 @@ impl<Response> StreamClient<Response> {
         {
             match self.shared.close_timeout {
                 Some(timeout) => tracing::debug!(
-                    client = %self.remote_addr(),
+                    client = %self.remote_address(),
                     "TLS close_notify not sent within {timeout:?} (or by the shutdown's \
                      bound), dropping the connection"
                 ),
                 None => tracing::debug!(
-                    client = %self.remote_addr(),
+                    client = %self.remote_address(),
                     "the connection did not close by the shutdown's bound, dropping it"
                 ),
             }
@@ -571,7 +600,7 @@ impl<Response> StreamClient<Response> {
     pub(crate) fn write_timed_out(&self) {
         if self.end_with(EndReason::WriteTimeout) {
             tracing::debug!(
-                client = %self.remote_addr(),
+                client = %self.remote_address(),
                 "the peer read nothing for the write timeout, closing the connection"
             );
         }
@@ -592,14 +621,33 @@ impl<Response> StreamClient<Response> {
         self.shared.id
     }
 
-    /// The client's address.
+    /// The client's IP address and port; `0.0.0.0:0` for a client of another kind (a
+    /// Unix socket: see [`remote_address`](Self::remote_address)).
     pub fn remote_addr(&self) -> SocketAddr {
-        self.shared.peer.remote
+        self.shared.peer.remote.inet_or_unspecified()
     }
 
-    /// The server's address this client connected to.
+    /// The server's IP address and port this client connected to; `0.0.0.0:0` for a
+    /// client of another kind (see [`local_address`](Self::local_address)).
     pub fn local_addr(&self) -> SocketAddr {
-        self.shared.peer.local
+        self.shared.peer.local.inet_or_unspecified()
+    }
+
+    /// The client's address, whatever the transport (an IP address and port, a Unix
+    /// socket's path, ...).
+    pub fn remote_address(&self) -> &Address {
+        &self.shared.peer.remote
+    }
+
+    /// The server's address this client connected to, whatever the transport.
+    pub fn local_address(&self) -> &Address {
+        &self.shared.peer.local
+    }
+
+    /// The credentials (user, group, process) of the process at the other end, for a
+    /// Unix-socket client; `None` otherwise.
+    pub fn peer_credentials(&self) -> Option<PeerCredentials> {
+        self.shared.peer.credentials
     }
 
     /// Whether `TCP_NODELAY` is on for this connection (the server turns it on for every
@@ -640,6 +688,15 @@ impl<Response> StreamClient<Response> {
         self.shared.tls.as_deref()
     }
 
+    /// The negotiated TLS version, for logs (`None` without TLS).
+    pub(crate) fn tls_version(&self) -> Option<String> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.shared.tls {
+            return Some(format!("{:?}", tls.protocol_version()));
+        }
+        None
+    }
+
     /// The flags the connection's request slot shares.
     pub(crate) fn flags(&self) -> Arc<ClientFlags> {
         Arc::clone(&self.shared.flags)
@@ -675,11 +732,21 @@ impl<Response> StreamClient<Response> {
     }
 }
 
+/// Shows an address as `127.0.0.1:9000` in a `Debug` struct, as `SocketAddr`'s own
+/// `Debug` does.
+struct DisplayAsDebug<'a>(&'a Address);
+
+impl fmt::Debug for DisplayAsDebug<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
+    }
+}
+
 impl<Response> fmt::Debug for StreamClient<Response> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamClient")
-            .field("remote_addr", &self.shared.peer.remote)
-            .field("local_addr", &self.shared.peer.local)
+            .field("remote_addr", &DisplayAsDebug(&self.shared.peer.remote))
+            .field("local_addr", &DisplayAsDebug(&self.shared.peer.local))
             .field("closing", &self.is_closing())
             .finish()
     }

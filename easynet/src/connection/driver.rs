@@ -142,7 +142,7 @@ where
                     .is_ready()
                 {
                     tracing::warn!(
-                        client = %client.remote_addr(),
+                        client = %client.remote_address(),
                         "request handler still busy after the shutdown timeout, dropping it"
                     );
                     client.end_with(EndReason::Shutdown);
@@ -156,7 +156,7 @@ where
             Ok(params) => params,
             Err(panic) => {
                 tracing::error!(
-                    client = %client.remote_addr(),
+                    client = %client.remote_address(),
                     panic = %panic_message(&*panic),
                     "request handler panicked, closing the connection"
                 );
@@ -245,7 +245,7 @@ where
             self.frame.poll_lazy(cx, Some(since + limit)).is_ready()
                 && {
                     tracing::debug!(
-                        client = %client.remote_addr(),
+                        client = %client.remote_address(),
                         "a request not completed within the frame timeout ({limit:?}), closing the connection"
                     );
                     true
@@ -261,7 +261,7 @@ where
             let since = *idle_since.get_or_insert_with(Instant::now);
             self.idle.poll_lazy(cx, Some(since + limit)).is_ready() && {
                 tracing::debug!(
-                    client = %client.remote_addr(),
+                    client = %client.remote_address(),
                     "idle for the idle timeout ({limit:?}), closing the connection"
                 );
                 true

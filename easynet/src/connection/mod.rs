@@ -50,4 +50,5 @@ pub(crate) use reader::RequestReader;
 pub(crate) use recv::Finished;
 #[cfg(test)]
 pub(crate) use recv::INBOX_CAPACITY;
+pub(crate) use send::BoxedWriter;
 pub(crate) use shutdown::Shutdown;

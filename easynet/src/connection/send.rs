@@ -59,6 +59,9 @@ pub(crate) struct SendQueue<Response> {
     driver: Option<Waker>,
     /// Since when the queue holds bytes the transport does not take.
     stalled_since: Option<Instant>,
+    /// The connection is closing: what is queued is still written, nothing more is
+    /// taken.
+    refusing: bool,
 }
 
 impl<Response> SendQueue<Response> {
@@ -75,6 +78,7 @@ impl<Response> SendQueue<Response> {
             waiters: Vec::new(),
             driver: None,
             stalled_since: None,
+            refusing: false,
         }
     }
 
@@ -88,6 +92,16 @@ impl<Response> SendQueue<Response> {
     /// Whether the send side is gone (closed, failed, or the connection ended).
     pub(crate) fn is_closed(&self) -> bool {
         self.open.is_none()
+    }
+
+    /// Whether a new packet may be queued (the send side is open and not closing).
+    pub(crate) fn accepts(&self) -> bool {
+        self.open.is_some() && !self.refusing
+    }
+
+    /// Takes no new packet from now on; what is queued is still written.
+    pub(crate) fn refuse_new(&mut self) {
+        self.refusing = true;
     }
 
     /// How many bytes are queued.

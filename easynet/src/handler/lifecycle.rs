@@ -45,12 +45,12 @@ pub(crate) async fn serve<H, R, D>(
     match client.bounded(hook, Some(bound)).await {
         Some(Ok(())) => {}
         Some(Err(panic)) => tracing::error!(
-            client = %client.remote_addr(),
+            client = %client.remote_address(),
             panic = %panic_message(&*panic),
             "on_disconnection panicked"
         ),
         None => tracing::warn!(
-            client = %client.remote_addr(),
+            client = %client.remote_address(),
             "on_disconnection still running after its time, dropped"
         ),
     }
@@ -86,7 +86,7 @@ async fn converse<'a, H, F>(
             Ok(()) if received => {}
             Ok(()) => {
                 tracing::debug!(
-                    client = %client.remote_addr(),
+                    client = %client.remote_address(),
                     "handle returned before its first recv!(): closing the connection"
                 );
                 return;
@@ -109,13 +109,13 @@ fn log_failure<Response>(client: &StreamClient<Response>, hook: &str, error: &Ha
     ) && (client.is_lost() || client.end_reason() == EndReason::Shutdown);
     if disconnected {
         tracing::debug!(
-            client = %client.remote_addr(),
+            client = %client.remote_address(),
             error = %error,
             "{hook} ended: the connection is gone"
         );
     } else {
         tracing::error!(
-            client = %client.remote_addr(),
+            client = %client.remote_address(),
             error = %error,
             "{hook} failed, closing the connection"
         );

@@ -44,9 +44,10 @@ fn client_writing_to(io: impl AsyncWrite + Send + Unpin + 'static) -> StreamClie
         Box::new(io),
         Box::new(BytesLines::new()),
         Peer {
-            remote: "127.0.0.1:1".parse().unwrap(),
-            local: "127.0.0.1:2".parse().unwrap(),
+            remote: crate::Address::Inet("127.0.0.1:1".parse().unwrap()),
+            local: crate::Address::Inet("127.0.0.1:2".parse().unwrap()),
             nodelay: true,
+            credentials: None,
         },
         SendOptions {
             high_water: 64 * 1024,

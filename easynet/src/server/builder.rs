@@ -1,71 +1,40 @@
-//! [`TcpServerBuilder`]: where a server's addresses and settings are given.
+//! [`ServerBuilder`]: where a server's settings are given, one method each; the
+//! transport's own settings (hosts and port, a socket path) are in `tcp.rs` and
+//! `unix.rs`.
 
-use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-
+use super::kind::Transport;
 use super::options::ServerOptions;
-use super::{Inner, TcpServer};
-use crate::connection::Shutdown;
 use crate::handler::StreamRequestHandler;
 use crate::protocol::StreamProtocol;
-use crate::service::ServerHandle;
-use crate::transport;
 
-/// Builds a [`TcpServer`]: hosts, port and settings, each set by one method (the
-/// defaults are easynetwork's where it has the setting, and each method says why
-/// otherwise). New settings come as new methods.
-pub struct TcpServerBuilder<H, P> {
-    handler: H,
-    protocol: P,
-    hosts: Vec<String>,
-    addrs: Vec<SocketAddr>,
-    port: u16,
-    options: ServerOptions,
-    #[cfg(feature = "tls")]
-    tls: Option<Arc<rustls::ServerConfig>>,
+/// Builds a [`Server`](super::Server): its transport's addresses and its settings, each
+/// set by one method (the defaults are easynetwork's where it has the setting, and each
+/// method says why otherwise). New settings come as new methods.
+///
+/// [`TcpServerBuilder`](super::TcpServerBuilder) adds hosts, port and TLS;
+/// [`UnixServerBuilder`](super::UnixServerBuilder) the socket file's options.
+pub struct ServerBuilder<H, P, T: Transport> {
+    pub(crate) handler: H,
+    pub(crate) protocol: P,
+    pub(crate) options: ServerOptions,
+    pub(crate) config: T::Config,
 }
 
-impl<H, P> TcpServerBuilder<H, P>
+impl<H, P, T> ServerBuilder<H, P, T>
 where
     H: StreamRequestHandler,
     P: StreamProtocol<H::Response, H::Request>,
+    T: Transport,
 {
-    pub(crate) fn new(protocol: P, handler: H) -> Self {
-        TcpServerBuilder {
+    pub(crate) fn new(protocol: P, handler: H, config: T::Config) -> Self {
+        ServerBuilder {
             handler,
             protocol,
-            hosts: Vec::new(),
-            addrs: Vec::new(),
-            port: 0,
             options: ServerOptions::default(),
-            #[cfg(feature = "tls")]
-            tls: None,
+            config,
         }
-    }
-
-    /// Adds a host to listen on: a name (`"localhost"`, every address it resolves to is
-    /// bound) or an IP address. With no host, the server listens on every interface
-    /// (`0.0.0.0` and `::`).
-    pub fn host(mut self, host: impl Into<String>) -> Self {
-        self.hosts.push(host.into());
-        self
-    }
-
-    /// Adds an exact socket address to listen on (its port is used as is).
-    pub fn addr(mut self, addr: SocketAddr) -> Self {
-        self.addrs.push(addr);
-        self
-    }
-
-    /// The port for every [`host`](Self::host). `0` (the default) picks a free port; when
-    /// several addresses are bound, each gets its own, as with easynetwork.
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
     }
 
     /// The `listen()` backlog. Default: 100 (easynetwork's).
@@ -86,16 +55,10 @@ where
         self
     }
 
-    /// Set `SO_REUSEPORT` on the listening sockets. Default: off.
-    pub fn reuse_port(mut self, enabled: bool) -> Self {
-        self.options.reuse_port = enabled;
-        self
-    }
-
     /// At shutdown, how long a handler busy with a request may take to reach its next
     /// `recv!()` before it is dropped, measured from `shutdown()`. Default: 5 seconds
     /// (easynetwork's). Every connection has ended this long plus one second after
-    /// `shutdown()`: see [`ServerHandle::shutdown`].
+    /// `shutdown()`: see [`ServerHandle::shutdown`](crate::ServerHandle::shutdown).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.options.shutdown_timeout = timeout;
         self
@@ -152,80 +115,5 @@ where
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.options.idle_timeout = timeout.into();
         self
-    }
-
-    /// Serves TLS with this rustls config (the how-to's `ssl=ssl_context`): every
-    /// accepted connection does a TLS handshake, in its own task and bounded by
-    /// [`tls_handshake_timeout`](Self::tls_handshake_timeout), before any hook runs. A
-    /// client whose handshake fails or times out is closed and logged at `DEBUG`; other
-    /// clients are not disturbed.
-    ///
-    /// [`tls::server_config_from_pem`](crate::tls::server_config_from_pem) makes a config
-    /// from PEM files; build your own with
-    /// [`tls::crypto_provider`](crate::tls::crypto_provider).
-    #[cfg(feature = "tls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
-        self.tls = Some(config);
-        self
-    }
-
-    /// How long a client's TLS handshake may take. Default: 60 s (easynetwork's
-    /// `ssl_handshake_timeout`). Unused without TLS.
-    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.options.tls_handshake_timeout = timeout;
-        self
-    }
-
-    /// How long closing a TLS connection may take to send `close_notify`. Default: 30 s
-    /// (easynetwork's `ssl_shutdown_timeout`). Unused without TLS.
-    pub fn tls_shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.options.tls_shutdown_timeout = timeout;
-        self
-    }
-
-    /// Resolves the hosts and binds every listening socket.
-    pub async fn bind(self) -> io::Result<TcpServer<H, P>> {
-        let mut addrs = self.addrs;
-        for host in &self.hosts {
-            let resolved = tokio::net::lookup_host((host.as_str(), self.port))
-                .await
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {host:?}: {e}")))?;
-            for addr in resolved {
-                if !addrs.contains(&addr) {
-                    addrs.push(addr);
-                }
-            }
-        }
-        let (backlog, reuse_port) = (self.options.backlog, self.options.reuse_port);
-        let mut listeners = Vec::new();
-        if addrs.is_empty() {
-            // Every interface: IPv4 and, where the system has it, IPv6.
-            let any4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.port);
-            listeners.extend(transport::bind_listeners(&[any4], backlog, reuse_port)?);
-            let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), self.port);
-            match transport::bind_listeners(&[any6], backlog, reuse_port) {
-                Ok(l) => listeners.extend(l),
-                Err(e) => tracing::debug!(error = %e, "no IPv6 listener"),
-            }
-        } else {
-            listeners = transport::bind_listeners(&addrs, backlog, reuse_port)?;
-        }
-        let addrs = listeners
-            .iter()
-            .map(TcpListener::local_addr)
-            .collect::<io::Result<Vec<_>>>()?;
-        let handle = ServerHandle::new(addrs, Shutdown::new(self.options.shutdown_timeout));
-        Ok(TcpServer {
-            inner: Arc::new(Inner::new(
-                self.handler,
-                self.protocol,
-                self.options,
-                listeners,
-                handle,
-                #[cfg(feature = "tls")]
-                self.tls.map(crate::transport::tls::ServerTls::new),
-            )),
-        })
     }
 }

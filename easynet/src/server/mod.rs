@@ -1,23 +1,30 @@
-//! The server layer: [`TcpServer`] accepts connections and runs one task per client, in
-//! which the handler's lifecycle runs over the connection layer.
+//! The server layer: a [`Server`] accepts connections on its [`Transport`] (TCP in
+//! `tcp.rs`, Unix sockets in `unix.rs`) and runs one task per client, in which the
+//! handler's lifecycle runs over the connection layer.
 
 mod builder;
+mod kind;
 mod options;
 mod registry;
+mod tcp;
+#[cfg(unix)]
+mod unix;
 
-pub use builder::TcpServerBuilder;
+pub use builder::ServerBuilder;
+pub use kind::Transport;
 pub use options::ServerOptions;
+pub use tcp::{Tcp, TcpServer, TcpServerBuilder};
+#[cfg(unix)]
+pub use unix::{Unix, UnixServer, UnixServerBuilder};
 
 use std::any::Any;
 use std::fmt;
 use std::future::poll_fn;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Poll;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -28,56 +35,29 @@ use crate::error::SendError;
 use crate::handler::{self, Context, StreamRequestHandler};
 use crate::protocol::StreamProtocol;
 use crate::service::{ExitStack, ServerError, ServerHandle, ServerTask};
-use crate::transport::{self, AcceptFailure, ReadHalf};
+use crate::transport::{self, AcceptFailure, Address, ReadHalf};
 use registry::Registry;
 
 /// How long past every connection's bound the server waits before it aborts the tasks
 /// still running (none should be).
 const ABORT_MARGIN: Duration = Duration::from_millis(500);
 
-struct Inner<H, P> {
+struct Inner<H, P, T> {
     handler: Arc<H>,
     protocol: P,
     options: ServerOptions,
-    listeners: Mutex<Option<Vec<TcpListener>>>,
+    transport: T,
     handle: ServerHandle,
-    /// The `Registry<H::Response>`, type-erased so that `TcpServer<H, P>` needs no bound
+    /// The `Registry<H::Response>`, type-erased so that `Server<H, P, T>` needs no bound
     /// on `H` to be named (a struct holding a server needs none either).
     clients: Box<dyn Any + Send + Sync>,
-    #[cfg(feature = "tls")]
-    tls: Option<crate::transport::tls::ServerTls>,
+    /// The client variables `service_init` set, copied into every client's context.
+    template: Mutex<Context>,
 }
 
-impl<H: StreamRequestHandler, P> Inner<H, P> {
-    fn clients(&self) -> &Registry<H::Response> {
-        self.clients
-            .downcast_ref()
-            .expect("the registry has the handler's response type")
-    }
-
-    fn new(
-        handler: H,
-        protocol: P,
-        options: ServerOptions,
-        listeners: Vec<TcpListener>,
-        handle: ServerHandle,
-        #[cfg(feature = "tls")] tls: Option<crate::transport::tls::ServerTls>,
-    ) -> Self {
-        Inner {
-            handler: Arc::new(handler),
-            protocol,
-            options,
-            listeners: Mutex::new(Some(listeners)),
-            handle,
-            clients: Box::new(Registry::<H::Response>::new()),
-            #[cfg(feature = "tls")]
-            tls,
-        }
-    }
-}
-
-/// A TCP server that speaks a packet protocol: the analog of easynetwork's
-/// `AsyncTCPNetworkServer`.
+/// A server that speaks a packet protocol over a stream transport `T`: the analog of
+/// easynetwork's `AsyncTCPNetworkServer` ([`TcpServer`]) and `AsyncUnixStreamServer`
+/// ([`UnixServer`]).
 ///
 /// ```no_run
 /// use easynet::{handler, recv, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpServer};
@@ -107,43 +87,50 @@ impl<H: StreamRequestHandler, P> Inner<H, P> {
 /// [`shutdown`](Self::shutdown) (the how-to's "Run Server In Background";
 /// [`spawn`](Self::spawn) does both steps). The server knows its clients:
 /// [`clients`](Self::clients), [`client`](Self::client) by id,
-/// [`broadcast`](Self::broadcast) to all of them.
-pub struct TcpServer<H, P> {
-    inner: Arc<Inner<H, P>>,
+/// [`broadcast`](Self::broadcast) to all of them. [`serve_stream`](Self::serve_stream)
+/// serves a connection accepted elsewhere, of any stream type.
+pub struct Server<H, P, T> {
+    inner: Arc<Inner<H, P, T>>,
 }
 
-impl<H, P> Clone for TcpServer<H, P> {
+impl<H, P, T> Clone for Server<H, P, T> {
     fn clone(&self) -> Self {
-        TcpServer {
+        Server {
             inner: Arc::clone(&self.inner),
         }
     }
 }
 
-impl<H, P> TcpServer<H, P>
+impl<H, P, T> Server<H, P, T>
 where
     H: StreamRequestHandler,
     P: StreamProtocol<H::Response, H::Request>,
+    T: Transport,
 {
-    /// Binds a server on every address `addr` resolves to, with default options.
-    ///
-    /// `addr` is anything tokio can resolve: `("localhost", 9000)`, `"127.0.0.1:0"`, a
-    /// `SocketAddr`, a slice of them.
-    pub async fn bind(
-        addr: impl tokio::net::ToSocketAddrs,
-        protocol: P,
-        handler: H,
-    ) -> io::Result<Self> {
-        let mut builder = Self::builder(protocol, handler);
-        for addr in tokio::net::lookup_host(addr).await? {
-            builder = builder.addr(addr);
+    pub(crate) fn new(builder: ServerBuilder<H, P, T>, transport: T, handle: ServerHandle) -> Self {
+        Server {
+            inner: Arc::new(Inner {
+                handler: Arc::new(builder.handler),
+                protocol: builder.protocol,
+                options: builder.options,
+                transport,
+                handle,
+                clients: Box::new(Registry::<H::Response>::new()),
+                template: Mutex::new(Context::default()),
+            }),
         }
-        builder.bind().await
     }
 
-    /// Starts building a server; call [`bind`](TcpServerBuilder::bind) to create it.
-    pub fn builder(protocol: P, handler: H) -> TcpServerBuilder<H, P> {
-        TcpServerBuilder::new(protocol, handler)
+    fn clients_registry(&self) -> &Registry<H::Response> {
+        self.inner
+            .clients
+            .downcast_ref()
+            .expect("the registry has the handler's response type")
+    }
+
+    /// The transport's own state (listeners, TLS).
+    pub(crate) fn transport(&self) -> &T {
+        &self.inner.transport
     }
 
     /// A handle to learn the server's state and shut it down from another task.
@@ -156,7 +143,8 @@ where
         &self.inner.options
     }
 
-    /// The addresses the server listens on.
+    /// The IP addresses the server listens on (one per bound host); empty for a
+    /// transport without IP addresses (a Unix socket).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         self.inner.handle.local_addrs()
     }
@@ -186,7 +174,7 @@ where
     /// their last request; a client whose connection is ending is no longer listed, even
     /// while its `on_disconnection` runs).
     pub fn clients(&self) -> Vec<StreamClient<H::Response>> {
-        self.inner.clients().snapshot()
+        self.clients_registry().snapshot()
     }
 
     /// How many clients are connected now; see [`ServerHandle::client_count`].
@@ -201,16 +189,13 @@ where
 
     /// The connected client with this id ([`StreamClient::id`]).
     pub fn client(&self, id: ClientId) -> Option<StreamClient<H::Response>> {
-        self.inner.clients().get(id)
+        self.clients_registry().get(id)
     }
 
     /// Sends one packet to every connected client, encoded once; see
     /// [`broadcast`](crate::broadcast) (it never waits for a slow client).
-    pub async fn broadcast(
-        &self,
-        packet: &H::Response,
-    ) -> Result<Broadcast<H::Response>, SendError> {
-        broadcast(&self.clients(), packet).await
+    pub fn broadcast(&self, packet: &H::Response) -> Result<Broadcast<H::Response>, SendError> {
+        broadcast(&self.clients(), packet)
     }
 
     /// Encodes a packet once with this server's protocol, for
@@ -277,11 +262,9 @@ where
     async fn serve_inner(&self) -> Result<(), ServerError> {
         let inner = &self.inner;
         let shutdown = inner.handle.shutdown_signal().clone();
-        let listeners = inner
-            .listeners
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+        let listening = inner
+            .transport
+            .take_listening()
             .ok_or(ServerError::Closed)?;
 
         let mut exit_stack = ExitStack::new();
@@ -296,6 +279,10 @@ where
             exit_stack.close().await;
             return Ok(());
         }
+        *inner
+            .template
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = template.clone();
         inner.handle.set_serving();
         tracing::info!(addrs = ?inner.handle.local_addrs(), "server started");
 
@@ -346,15 +333,15 @@ where
                     log_task_end(ended);
                     continue;
                 }
-                accepted = accept_any(&listeners) => accepted,
+                accepted = poll_fn(|cx| T::poll_accept(&listening, cx)) => accepted,
             };
             match accepted {
-                Ok((stream, remote)) => {
+                Ok(accepted) => {
                     let server = self.clone();
                     let context = template.clone();
                     let counted = inner.handle.count_connection();
                     tasks.spawn(async move {
-                        context.scope(server.serve_client(stream, remote)).await;
+                        context.scope(T::serve(server, accepted)).await;
                         drop((counted, permit));
                     });
                 }
@@ -374,7 +361,7 @@ where
         }
 
         tracing::info!("server shutting down");
-        drop(listeners);
+        drop(listening);
         // Every connection ends by the shutdown's close deadline on its own (clients
         // waiting for a request at once, busy handlers within the grace period); what
         // is still running past it (nothing should be) is aborted.
@@ -399,95 +386,80 @@ where
         Ok(())
     }
 
-    async fn serve_client(self, stream: TcpStream, remote: SocketAddr) {
-        let inner = &*self.inner;
-        let nodelay = transport::prepare_accepted(&stream).is_ok();
-        let local = match stream.local_addr() {
-            Ok(addr) => addr,
-            Err(e) => {
-                tracing::debug!(client = %remote, error = %e, "connection lost before serving it");
-                return;
-            }
-        };
+    /// Serves a connection accepted elsewhere, of any stream type (a Unix socket, an
+    /// in-memory `tokio::io::duplex` pipe, a stream from another library), until it ends,
+    /// exactly as an accepted one: the same handler and protocol, the client listed and
+    /// counted, the same bounds and the same shutdown. `remote` is what
+    /// [`StreamClient::remote_address`] says. Spawn it to serve several at once.
+    ///
+    /// The stream is read at once (no readiness wait first) and written in full per
+    /// send. Decode errors are easynet's: a frame that fails to decode is a parse error
+    /// out of `recv!()`, and the stream goes on with the next frame (tokio-util's
+    /// `Framed` ends its stream at the first decode error instead).
+    ///
+    /// It runs in the caller's task: `serve_forever` does not wait for it at shutdown,
+    /// but the shutdown ends it within the same bound as the accepted connections.
+    pub async fn serve_stream<S>(&self, stream: S, remote: Address)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let counted = self.inner.handle.count_connection();
+        let template = self
+            .inner
+            .template
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let (read, write) = tokio::io::split(stream);
         let peer = Peer {
             remote,
-            local,
-            nodelay,
+            local: Address::Unknown,
+            nodelay: false,
+            credentials: None,
         };
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &inner.tls {
-            return self.serve_tls_client(tls, stream, peer).await;
-        }
-        self.log_connection(remote, "accepted new connection");
-        let (read, write) = stream.into_split();
-        let client = StreamClient::new(
-            Box::new(write),
-            Box::new(inner.protocol.clone()),
-            peer,
-            inner.options.send_options(),
-            inner.handle.shutdown_signal().clone(),
-        );
-        self.run_connection(client, read).await;
+        let client = self.new_client(Box::new(write), peer);
+        template.scope(self.run_connection(client, read)).await;
+        drop(counted);
     }
 
-    /// The TLS path: handshake (bounded, and abandoned at shutdown), then the same
-    /// connection driver over the TLS stream's halves.
-    #[cfg(feature = "tls")]
-    async fn serve_tls_client(
+    /// A client handle over `write`, with this server's protocol and send settings.
+    pub(crate) fn new_client(
         &self,
-        tls: &crate::transport::tls::ServerTls,
-        stream: TcpStream,
+        write: crate::connection::BoxedWriter,
         peer: Peer,
-    ) {
-        let inner = &*self.inner;
-        let remote = peer.remote;
-        let handshake = tokio::select! {
-            biased;
-            () = inner.handle.shutdown_signal().started() => {
-                tracing::debug!(client = %remote, "server shutting down during the TLS handshake");
-                return;
-            }
-            handshake = tls.accept(stream, inner.options.tls_handshake_timeout) => handshake,
-        };
-        let (stream, info) = match handshake {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::debug!(client = %remote, error = %e, "TLS handshake failed, closing the connection");
-                return;
-            }
-        };
-        if inner.options.log_client_connection {
-            tracing::info!(client = %remote, tls = ?info.protocol_version(), "accepted new connection");
-        } else {
-            tracing::debug!(client = %remote, tls = ?info.protocol_version(), "accepted new connection");
-        }
-        let (read, write) = tokio::io::split(stream);
-        let client = StreamClient::with_tls(
-            Box::new(write),
-            Box::new(inner.protocol.clone()),
+    ) -> StreamClient<H::Response> {
+        StreamClient::new(
+            write,
+            Box::new(self.inner.protocol.clone()),
             peer,
-            inner.options.send_options(),
-            inner.handle.shutdown_signal().clone(),
-            info,
-            inner.options.tls_shutdown_timeout,
-        );
-        self.run_connection(client, read).await;
+            self.inner.options.send_options(),
+            self.inner.handle.shutdown_signal().clone(),
+        )
     }
 
     /// Serves one connection until it ends: monomorphized per transport, so the plain TCP
     /// reader is read directly, with no indirection.
-    async fn run_connection<R: ReadHalf>(&self, client: StreamClient<H::Response>, read: R) {
+    pub(crate) async fn run_connection<R: ReadHalf>(
+        &self,
+        client: StreamClient<H::Response>,
+        read: R,
+    ) {
         let inner = &*self.inner;
-        let registration = inner
-            .clients()
+        if inner.options.log_client_connection {
+            tracing::info!(client = %client.remote_address(), tls = ?client.tls_version(), "accepted new connection");
+        } else {
+            tracing::debug!(client = %client.remote_address(), tls = ?client.tls_version(), "accepted new connection");
+        }
+        let registration = self
+            .clients_registry()
             .register(&client, inner.handle.count_client());
         let reader = RequestReader::new(read, inner.protocol.clone(), inner.options.max_recv_size);
         let driver = Driver::new(&client, reader, inner.options.read_limits());
         handler::serve(&*inner.handler, &client, driver, || drop(registration)).await;
-        self.log_connection(client.remote_addr(), "connection closed");
+        self.log_connection(client.remote_address(), "connection closed");
     }
 
-    fn log_connection(&self, remote: SocketAddr, what: &str) {
+    pub(crate) fn log_connection(&self, remote: &Address, what: &str) {
         if self.inner.options.log_client_connection {
             tracing::info!(client = %remote, "{what}");
         } else {
@@ -515,22 +487,9 @@ impl Drop for CloseOnDrop<'_> {
     }
 }
 
-/// Accepts from whichever listener has a connection first.
-async fn accept_any(listeners: &[TcpListener]) -> io::Result<(TcpStream, SocketAddr)> {
-    poll_fn(|cx| {
-        for listener in listeners {
-            if let Poll::Ready(result) = listener.poll_accept(cx) {
-                return Poll::Ready(result);
-            }
-        }
-        Poll::Pending
-    })
-    .await
-}
-
-impl<H, P> fmt::Debug for TcpServer<H, P> {
+impl<H, P, T> fmt::Debug for Server<H, P, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpServer")
+        f.debug_struct("Server")
             .field("handle", &self.inner.handle)
             .field("options", &self.inner.options)
             .finish_non_exhaustive()

@@ -5,15 +5,20 @@ use tokio::task::JoinHandle;
 
 use super::handle::{ServerError, ServerHandle};
 
-/// A server serving in a background task, as [`TcpServer::spawn`](crate::TcpServer::spawn)
+/// A server serving in a background task, as [`Server::spawn`](crate::Server::spawn)
 /// starts it.
 ///
-/// [`shutdown`](Self::shutdown) stops it and tells how serving ended. Dropping it
-/// without that starts the shutdown, which then ends on its own in the background.
+/// [`shutdown`](Self::shutdown) stops it and tells how serving ended;
+/// [`stopped`](Self::stopped) waits for it to end by itself (another task shut it down),
+/// for example raced against a [`ShutdownSignal`](crate::ShutdownSignal). Dropping it
+/// without either starts the shutdown, which then ends on its own in the background.
 #[derive(Debug)]
 pub struct ServerTask {
     handle: ServerHandle,
+    id: tokio::task::Id,
     task: Option<JoinHandle<Result<(), ServerError>>>,
+    /// What `serve_forever` returned, once [`stopped`](Self::stopped) saw it.
+    ended: Option<Result<(), ServerError>>,
 }
 
 impl ServerTask {
@@ -25,13 +30,16 @@ impl ServerTask {
         let task = tokio::spawn(serve);
         let mut running = ServerTask {
             handle,
+            id: task.id(),
             task: Some(task),
+            ended: None,
         };
         if running.handle.wait_serving().await {
             return Ok(running);
         }
         // It closed without serving (`service_init` failed): say why.
-        Err(match running.join_task().await {
+        running.stopped().await;
+        Err(match running.take_result() {
             Ok(()) => ServerError::Closed,
             Err(e) => e,
         })
@@ -42,23 +50,44 @@ impl ServerTask {
         &self.handle
     }
 
+    /// The id of the tokio task that runs `serve_forever`.
+    pub fn id(&self) -> tokio::task::Id {
+        self.id
+    }
+
+    /// Waits until serving has ended (another task shut the server down, or it failed).
+    /// Cancel-safe: race it against something else, then still call
+    /// [`shutdown`](Self::shutdown) or [`join`](Self::join), which then return at once
+    /// with what `serve_forever` returned.
+    pub async fn stopped(&mut self) {
+        if let Some(task) = &mut self.task {
+            let ended = task.await.map_err(ServerError::Task).and_then(|r| r);
+            self.task = None;
+            self.ended = Some(ended);
+        }
+    }
+
     /// Shuts the server down ([`ServerHandle::shutdown`]) and returns what
     /// `serve_forever` returned.
-    pub async fn shutdown(self) -> Result<(), ServerError> {
-        self.handle.shutdown().await;
-        self.join().await
-    }
-
-    /// Waits for serving to end by itself (another task shuts the server down).
-    pub async fn join(mut self) -> Result<(), ServerError> {
-        self.join_task().await
-    }
-
-    async fn join_task(&mut self) -> Result<(), ServerError> {
-        match self.task.take() {
-            Some(task) => task.await.map_err(ServerError::Task)?,
-            None => Ok(()),
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if self.task.is_some() {
+            self.handle.shutdown().await;
         }
+        self.join_inner().await
+    }
+
+    /// Waits for serving to end by itself, and returns what `serve_forever` returned.
+    pub async fn join(mut self) -> Result<(), ServerError> {
+        self.join_inner().await
+    }
+
+    async fn join_inner(&mut self) -> Result<(), ServerError> {
+        self.stopped().await;
+        self.take_result()
+    }
+
+    fn take_result(&mut self) -> Result<(), ServerError> {
+        self.ended.take().unwrap_or(Ok(()))
     }
 }
 

@@ -1,0 +1,203 @@
+//! [`UnixServer`]: a [`Server`] on a Unix stream socket.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use tokio::net::{UnixListener, UnixStream};
+
+use super::kind::sealed;
+use super::{Server, ServerBuilder};
+use crate::connection::{Peer, Shutdown};
+use crate::handler::StreamRequestHandler;
+use crate::protocol::StreamProtocol;
+use crate::service::ServerHandle;
+use crate::transport::{self, Address, UnixBind, UnixSocketFile};
+
+/// A [`Server`] on a Unix stream socket: the analog of easynetwork's
+/// `AsyncUnixStreamServer`. It serves the same [`StreamRequestHandler`]s as a
+/// [`TcpServer`](super::TcpServer), with the same hooks, `recv!()`, timeouts, limits and
+/// client handle; [`StreamClient::peer_credentials`](crate::StreamClient::peer_credentials)
+/// gives the connected process's uid, gid and pid.
+///
+/// ```no_run
+/// # use easynet::{handler, recv, HandlerError, JsonLines, StreamClient, StreamRequestHandler, UnixServer};
+/// # struct Echo;
+/// # impl StreamRequestHandler for Echo {
+/// #     type Request = serde_json::Value;
+/// #     type Response = serde_json::Value;
+/// #     #[handler]
+/// #     async fn handle(&self, client: &StreamClient<Self::Response>) -> Result<(), HandlerError> {
+/// #         let request = recv!()?;
+/// #         client.send_packet(&request).await?;
+/// #         Ok(())
+/// #     }
+/// # }
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = UnixServer::builder("/run/echo.sock", JsonLines::new(), Echo)
+///     .mode(0o660)
+///     .bind()
+///     .await?;
+/// server.serve_forever().await?;
+/// # Ok(()) }
+/// ```
+pub type UnixServer<H, P> = Server<H, P, Unix>;
+
+/// Builds a [`UnixServer`]: the socket file's options, and the settings of
+/// [`ServerBuilder`].
+pub type UnixServerBuilder<H, P> = ServerBuilder<H, P, Unix>;
+
+/// The Unix-socket transport of a [`UnixServer`]: its listener and socket file.
+pub struct Unix {
+    listening: Mutex<Option<(UnixListener, UnixSocketFile)>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Unix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unix").field("path", &self.path).finish()
+    }
+}
+
+/// Where a [`UnixServer`] listens, as the builder is told.
+#[derive(Debug)]
+pub struct UnixConfig {
+    path: PathBuf,
+    mode: Option<u32>,
+    remove_stale: bool,
+    remove_on_close: bool,
+}
+
+impl Default for UnixConfig {
+    fn default() -> Self {
+        UnixConfig {
+            path: PathBuf::new(),
+            mode: None,
+            remove_stale: true,
+            remove_on_close: true,
+        }
+    }
+}
+
+impl sealed::Transport for Unix {
+    /// The listener, and the socket file (removed when `serve_forever` ends, if asked).
+    type Listening = (UnixListener, UnixSocketFile);
+    type Accepted = UnixStream;
+    type Config = UnixConfig;
+
+    fn take_listening(&self) -> Option<Self::Listening> {
+        self.listening
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn poll_accept(
+        (listener, _): &Self::Listening,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<UnixStream>> {
+        listener.poll_accept(cx).map_ok(|(stream, _)| stream)
+    }
+
+    async fn serve<H, P>(server: UnixServer<H, P>, stream: UnixStream)
+    where
+        H: StreamRequestHandler,
+        P: StreamProtocol<H::Response, H::Request>,
+    {
+        let remote = stream
+            .peer_addr()
+            .map_or(Address::Unix(None), Address::from);
+        let local = Address::Unix(Some(server.transport().path.clone()));
+        let credentials = stream.peer_cred().ok().map(Into::into);
+        let peer = Peer {
+            remote,
+            local,
+            nodelay: false,
+            credentials,
+        };
+        let (read, write) = stream.into_split();
+        let client = server.new_client(Box::new(write), peer);
+        server.run_connection(client, read).await;
+    }
+}
+
+impl<H, P> UnixServer<H, P>
+where
+    H: StreamRequestHandler,
+    P: StreamProtocol<H::Response, H::Request>,
+{
+    /// Binds a server at `path`, with default options (a stale socket file there is
+    /// replaced; the file is removed when the server closes).
+    pub async fn bind(path: impl AsRef<Path>, protocol: P, handler: H) -> io::Result<Self> {
+        Self::builder(path, protocol, handler).bind().await
+    }
+
+    /// Starts building a server at `path`; call [`bind`](UnixServerBuilder::bind) to
+    /// create it.
+    pub fn builder(path: impl AsRef<Path>, protocol: P, handler: H) -> UnixServerBuilder<H, P> {
+        let config = UnixConfig {
+            path: path.as_ref().to_owned(),
+            ..UnixConfig::default()
+        };
+        ServerBuilder::new(protocol, handler, config)
+    }
+
+    /// The socket file's path.
+    pub fn path(&self) -> &Path {
+        &self.transport().path
+    }
+}
+
+impl<H, P> UnixServerBuilder<H, P>
+where
+    H: StreamRequestHandler,
+    P: StreamProtocol<H::Response, H::Request>,
+{
+    /// The socket file's permission bits (`0o660`: the owner and the group may connect).
+    /// Default: what the process's umask leaves.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.config.mode = Some(mode);
+        self
+    }
+
+    /// Replace a socket file left at the path by a server that is gone (one nobody
+    /// listens on; a live server's socket, or a file that is not a socket, is never
+    /// removed: binding fails). Default: on.
+    pub fn remove_stale(mut self, enabled: bool) -> Self {
+        self.config.remove_stale = enabled;
+        self
+    }
+
+    /// Remove the socket file when the server closes (if it is still the file this
+    /// server bound). Default: on.
+    pub fn remove_on_close(mut self, enabled: bool) -> Self {
+        self.config.remove_on_close = enabled;
+        self
+    }
+
+    /// Binds the socket.
+    pub async fn bind(self) -> io::Result<UnixServer<H, P>> {
+        let UnixConfig {
+            path,
+            mode,
+            remove_stale,
+            remove_on_close,
+        } = &self.config;
+        let bound = transport::bind_unix(
+            path,
+            &UnixBind {
+                backlog: self.options.backlog,
+                mode: *mode,
+                remove_stale: *remove_stale,
+                remove_on_close: *remove_on_close,
+            },
+        )?;
+        let handle = ServerHandle::new(Vec::new(), Shutdown::new(self.options.shutdown_timeout));
+        let transport = Unix {
+            path: bound.1.path().to_owned(),
+            listening: Mutex::new(Some(bound)),
+        };
+        Ok(Server::new(self, transport, handle))
+    }
+}

@@ -1,0 +1,70 @@
+//! TCP: listening sockets bound as asyncio's `create_server` binds them, and accepted
+//! connections set up for small packets.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Binds one listening socket per address, as asyncio's `create_server` does:
+/// `SO_REUSEADDR` on, IPv6 sockets IPv6-only (so that `0.0.0.0` and `::` can both be
+/// bound on the same port), the given backlog.
+pub(crate) fn bind_listeners(
+    addrs: &[SocketAddr],
+    backlog: u32,
+    reuse_port: bool,
+) -> io::Result<Vec<TcpListener>> {
+    addrs
+        .iter()
+        .map(|addr| bind_one(*addr, backlog, reuse_port))
+        .collect()
+}
+
+fn bind_one(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    #[cfg(not(all(unix, not(any(target_os = "solaris", target_os = "illumos")))))]
+    if reuse_port {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "reuse_port is not supported on this platform",
+        ));
+    }
+    socket.set_nonblocking(true)?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Sets up an accepted connection: `TCP_NODELAY`, since packets are small and a
+/// response must not wait for Nagle's algorithm.
+pub(crate) fn prepare_accepted(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_have_nodelay() {
+        let listeners = bind_listeners(&["127.0.0.1:0".parse().unwrap()], 10, false).unwrap();
+        let addr = listeners[0].local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listeners[0].accept().await.unwrap();
+        assert!(!accepted.nodelay().unwrap());
+        prepare_accepted(&accepted).unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+}
