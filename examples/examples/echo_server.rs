@@ -4,6 +4,8 @@
 //! ```text
 //! cargo run --release -p easynet-examples --example echo_server -- --port PORT [--host HOST]
 //!     [--format NAME] [--tls-cert FILE --tls-key FILE]
+//!     [--max-connections N] [--frame-timeout SECS] [--idle-timeout SECS]
+//! cargo run --release -p easynet-examples --example echo_server -- --unix PATH [...]
 //! ```
 //!
 //! By default, every packet (one JSON document per line) is checked and sent back
@@ -22,26 +24,34 @@
 //! open wherever the format lets the next packet be found.
 //!
 //! With `--tls-cert FILE --tls-key FILE` (a PEM certificate chain and its private key) it
-//! serves TLS instead of plain TCP: the how-to's `ssl=ssl_context`.
+//! serves TLS instead of plain TCP: the how-to's `ssl=ssl_context`. With `--unix PATH` it
+//! serves a Unix socket instead (it prints `echo_server listening on unix:PATH`).
+//!
+//! The limits: `--max-connections N` serves at most N connections at once (more wait in
+//! the backlog); `--frame-timeout SECS` closes a connection whose request has not fully
+//! arrived SECS after its first byte (default 30); `--idle-timeout SECS` closes one idle
+//! that long (default: never). Decimals are allowed (`0.5`).
 
 use std::io::Write;
 use std::marker::PhantomData;
 
 use clap::Parser;
 use easynet::{
-    BoxError, HandlerError, RecvError, ShutdownSignal, StreamClient, StreamProtocol,
-    StreamRequestHandler, TcpServer, handler, recv,
+    BoxError, HandlerError, RecvError, Server, ShutdownSignal, StreamClient, StreamProtocol,
+    StreamRequestHandler, TcpServer, Transport, UnixServer, handler, recv,
 };
-use easynet_examples::Endpoint;
 use easynet_examples::formats::{EchoPacket, FormatArgs, WithProtocol, with_server_protocol};
+use easynet_examples::{LimitArgs, StreamEndpoint};
 
 /// An echo server: every packet is sent back, bad ones get `{"error": ..}`.
 #[derive(Parser)]
 struct Args {
     #[command(flatten)]
-    endpoint: Endpoint,
+    endpoint: StreamEndpoint,
     #[command(flatten)]
     format: FormatArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     #[command(flatten)]
     tls: easynet_examples::ServerTlsArgs,
 }
@@ -79,37 +89,47 @@ impl WithProtocol for Serve {
         P: StreamProtocol<T, T>,
     {
         let Serve(args) = self;
-        let Endpoint { host, port } = args.endpoint;
-        let builder = TcpServer::builder(protocol, EchoRequestHandler::<T>(PhantomData))
-            .host(host)
+        let handler = EchoRequestHandler::<T>(PhantomData);
+        if let Some(path) = &args.endpoint.unix {
+            if args.tls.tls_cert.is_some() {
+                return Err("--tls-cert serves TLS over TCP: it does not go with --unix".into());
+            }
+            let builder = UnixServer::builder(path, protocol, handler);
+            let server = args.limits.apply(builder).bind().await?;
+            return serve_until_signal(server, format!("unix:{}", path.display())).await;
+        }
+        let port = args.endpoint.port.ok_or("--port or --unix is required")?;
+        let builder = TcpServer::builder(protocol, handler)
+            .host(&args.endpoint.host)
             .port(port);
-        let server = args.tls.apply(builder)?.bind().await?;
-        // Catch Ctrl-C (and SIGTERM) from now on, before we say we are listening.
-        let mut signals = ShutdownSignal::new()?;
-        let mut server_task = tokio::spawn({
-            let server = server.clone();
-            async move { server.serve_forever().await }
-        });
-        if server.wait_serving().await {
-            let mut stdout = std::io::stdout().lock();
-            writeln!(
-                stdout,
-                "echo_server listening on {}",
-                server.local_addrs()[0]
-            )?;
-            stdout.flush()?;
-        }
-
-        tokio::select! {
-            // The server stopped by itself: report why.
-            result = &mut server_task => return Ok(result??),
-            () = signals.recv() => {}
-        }
-        tracing::info!("interrupted, shutting down");
-        server.shutdown().await;
-        server_task.await??;
-        Ok(())
+        let server = args.tls.apply(args.limits.apply(builder))?.bind().await?;
+        let addr = server.local_addrs()[0].to_string();
+        serve_until_signal(server, addr).await
     }
+}
+
+/// Serves until Ctrl-C or SIGTERM, after printing `echo_server listening on WHERE`.
+async fn serve_until_signal<H, P, T>(server: Server<H, P, T>, at: String) -> Result<(), BoxError>
+where
+    H: StreamRequestHandler,
+    P: StreamProtocol<H::Response, H::Request>,
+    T: Transport,
+{
+    // Catch Ctrl-C (and SIGTERM) from now on, before we say we are listening.
+    let mut signals = ShutdownSignal::new()?;
+    let mut running = server.spawn().await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "echo_server listening on {at}")?;
+    stdout.flush()?;
+    drop(stdout);
+    tokio::select! {
+        // The server stopped by itself: report why.
+        () = running.stopped() => return Ok(running.join().await?),
+        () = signals.recv() => {}
+    }
+    tracing::info!("interrupted, shutting down");
+    running.shutdown().await?;
+    Ok(())
 }
 
 #[tokio::main]

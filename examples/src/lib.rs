@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use easynet::tls::{ClientTls, TlsError};
 use easynet::{
-    BoxError, ProtocolError, StreamProtocol, StreamRequestHandler, TcpClient, TcpServerBuilder,
+    BoxError, ProtocolError, ServerBuilder, StreamProtocol, StreamRequestHandler, TcpClient,
+    TcpServerBuilder, Transport,
 };
 use serde_json::Value;
 
@@ -41,6 +42,67 @@ pub struct Endpoint {
     /// The TCP port (for the server, 0 picks a free one).
     #[arg(long)]
     pub port: u16,
+}
+
+/// Where a stream tool listens or connects: `--port PORT [--host HOST]`, or
+/// `--unix PATH` (a Unix socket) instead.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StreamEndpoint {
+    /// The host name or IP address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The TCP port (for the server, 0 picks a free one).
+    #[arg(long, required_unless_present = "unix")]
+    pub port: Option<u16>,
+    /// A Unix socket's path, instead of --host/--port.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
+    pub unix: Option<PathBuf>,
+}
+
+/// The limits of a server tool: `--max-connections N`, `--frame-timeout SECS`,
+/// `--idle-timeout SECS` (decimals allowed: `0.5`). Without them, the library's defaults.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LimitArgs {
+    /// Serve at most N connections at once; more wait in the backlog.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Close a connection whose request has not fully arrived SECS after its first byte
+    /// (default 30).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub frame_timeout: Option<Duration>,
+    /// Close a connection idle (no request in progress, nothing to send) for SECS
+    /// (default: never).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub idle_timeout: Option<Duration>,
+}
+
+impl LimitArgs {
+    /// Sets the limits that were given on `builder`.
+    pub fn apply<H, P, T>(&self, mut builder: ServerBuilder<H, P, T>) -> ServerBuilder<H, P, T>
+    where
+        H: StreamRequestHandler,
+        P: StreamProtocol<H::Response, H::Request>,
+        T: Transport,
+    {
+        if let Some(n) = self.max_connections {
+            builder = builder.max_connections(n);
+        }
+        if let Some(timeout) = self.frame_timeout {
+            builder = builder.frame_timeout(timeout);
+        }
+        if let Some(timeout) = self.idle_timeout {
+            builder = builder.idle_timeout(timeout);
+        }
+        builder
+    }
+}
+
+/// A duration in seconds, decimals allowed (`30`, `0.5`).
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got {text:?}"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }
 
 /// The TLS options of a server tool: `--tls-cert FILE --tls-key FILE` (PEM files: the
@@ -143,6 +205,15 @@ pub fn json_arg(arg: &str) -> Value {
 mod tests {
     use super::json_arg;
     use serde_json::json;
+
+    #[test]
+    fn seconds_take_decimals() {
+        use std::time::Duration;
+        assert_eq!(super::parse_seconds("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(super::parse_seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert!(super::parse_seconds("-1").is_err());
+        assert!(super::parse_seconds("soon").is_err());
+    }
 
     #[test]
     fn json_args_fall_back_to_strings() {
