@@ -371,6 +371,32 @@ impl ServerProcess {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server process is running")
+    }
+
+    /// A number of kilobytes from the server's `/proc/PID/status` (`"VmRSS"`,
+    /// `"VmHWM"`), and how many file descriptors it has open.
+    #[cfg(target_os = "linux")]
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read the server's /proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in the server's status"))
+    }
+
+    /// How many file descriptors the server has open.
+    #[cfg(target_os = "linux")]
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("read the server's fds")
+            .count()
+    }
+
     /// What the server wrote on stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
