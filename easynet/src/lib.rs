@@ -111,7 +111,10 @@ mod server;
 mod service;
 mod transport;
 
-pub use client::{ClientError, TcpClient};
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use client::UnixClient;
+pub use client::{Client, ClientError, TcpClient};
 pub use connection::{
     Broadcast, ClientId, Encoded, Handler, RecvError, RecvSlot, StreamClient, broadcast,
 };

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p easynet-examples --example echo_client -- --port PORT [--host HOST]
 //!     [--format NAME] [--tls [--ca FILE] [--insecure]] JSON...
+//! cargo run --release -p easynet-examples --example echo_client -- --unix PATH [--format NAME] JSON...
 //! ```
 //!
 //! Each `JSON` argument is parsed as JSON, or, if it does not parse, taken as a JSON
@@ -26,14 +27,14 @@ use std::time::Duration;
 use clap::Parser;
 use easynet::{BoxError, StreamProtocol};
 use easynet_examples::formats::{EchoPacket, FormatArgs, WithProtocol, with_client_protocol};
-use easynet_examples::{DEFAULT_TIMEOUT, Endpoint};
+use easynet_examples::{DEFAULT_TIMEOUT, StreamEndpoint};
 
 /// Sends JSON packets to an echo server and prints its answers, one per line.
 #[derive(Parser)]
 #[command(allow_negative_numbers = true)]
 struct Args {
     #[command(flatten)]
-    endpoint: Endpoint,
+    endpoint: StreamEndpoint,
     #[command(flatten)]
     format: FormatArgs,
     #[command(flatten)]
@@ -67,14 +68,26 @@ where
     T: EchoPacket,
     P: StreamProtocol<T, T>,
 {
-    let Endpoint { host, port } = args.endpoint;
+    let StreamEndpoint { host, port, unix } = args.endpoint;
     let timeout = Duration::try_from_secs_f64(args.timeout)?;
 
-    let client = args
-        .tls
-        .connect(&host, port, protocol, timeout)
-        .await
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    let client = match (unix, port) {
+        (Some(path), _) => {
+            if args.tls.tls {
+                return Err("--tls connects over TCP: it does not go with --unix".into());
+            }
+            tokio::time::timeout(timeout, easynet::UnixClient::connect_unix(&path, protocol))
+                .await
+                .map_err(|_| format!("cannot connect to {}: timed out", path.display()))?
+                .map_err(|e| format!("cannot connect to {}: {e}", path.display()))?
+        }
+        (None, Some(port)) => args
+            .tls
+            .connect(&host, port, protocol, timeout)
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?,
+        (None, None) => return Err("--port or --unix is required".into()),
+    };
     for arg in &args.packets {
         client
             .send_packet(&T::from_arg(arg))

@@ -946,3 +946,97 @@ async fn push_ticker_serves_line_clients_until_ctrl_c() {
     }
     assert!(!stderr.contains("ERROR"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------
+// The echo tools over a Unix socket, and echo_server's limits from its command line.
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_echo_tools_talk_over_a_unix_socket() {
+    let dir = std::env::temp_dir().join(format!("easynet-echo-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let mut server = example("echo_server")
+        .arg("--unix")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start echo_server --unix");
+    let mut first = String::new();
+    let stdout = server.stdout.take().unwrap();
+    tokio::time::timeout(RUN_LIMIT, BufReader::new(stdout).read_line(&mut first))
+        .await
+        .expect("echo_server printed nothing")
+        .unwrap();
+    assert_eq!(
+        first.trim_end(),
+        format!("echo_server listening on unix:{}", path.display())
+    );
+    let client = finish(
+        "echo_client",
+        &[
+            "--unix",
+            path.to_str().unwrap(),
+            r#"{"over": "unix"}"#,
+            "hi",
+        ],
+    )
+    .await;
+    assert!(
+        client.status.success(),
+        "{}",
+        client.describe("echo_client")
+    );
+    assert_eq!(client.stdout, "{\"over\":\"unix\"}\n\"hi\"\n");
+    let pid = server.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(RUN_LIMIT, server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "echo_server exited with {status}");
+    assert!(!path.exists(), "the socket file was left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn echo_server_takes_its_limits_from_the_command_line() {
+    let mut command = example("echo_server");
+    command.args([
+        "--port",
+        "0",
+        "--max-connections",
+        "1",
+        "--frame-timeout",
+        "0.3",
+        "--idle-timeout",
+        "2.5",
+    ]);
+    let server = ServerProcess::spawn(command, "echo_server").await;
+    // The frame timeout: a request that never ends is cut.
+    let mut partial = TcpStream::connect(server.addr).await.unwrap();
+    partial.write_all(b"{\"never\": ").await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(
+        RUN_LIMIT,
+        tokio::io::AsyncReadExt::read_to_end(&mut partial, &mut rest),
+    )
+    .await
+    .expect("the frame timeout did not close the connection")
+    .unwrap();
+    assert!(rest.is_empty());
+    // One connection at a time: a second waits until the first leaves.
+    let mut first = RawPeer::connect(server.addr).await;
+    let mut second = RawPeer::connect(server.addr).await;
+    first.send(b"[1]\n").await;
+    assert_eq!(next_line(&mut first).await, "[1]");
+    second.send(b"[2]\n").await;
+    drop(first);
+    assert_eq!(next_line(&mut second).await, "[2]");
+    drop(second);
+    server.interrupt().await;
+}

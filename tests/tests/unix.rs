@@ -292,3 +292,58 @@ async fn serve_stream_ends_at_shutdown_within_the_bound() {
     within(disconnections.recv()).await.unwrap();
     drop(ours);
 }
+
+#[tokio::test]
+async fn a_unix_client_talks_to_a_unix_server() {
+    let dir = TempDir::new("unix-client");
+    let path = dir.path("json.sock");
+    let (disconnected, mut disconnections) = mpsc::unbounded_channel();
+    let server = UnixServer::bind(&path, JsonLines::new(), Json { disconnected })
+        .await
+        .unwrap();
+    let running = server.spawn().await.unwrap();
+    let client = easynet::UnixClient::connect_unix(&path, JsonLines::<serde_json::Value>::new())
+        .await
+        .unwrap();
+    assert_eq!(client.remote_address(), &Address::Unix(Some(path.clone())));
+    client
+        .send_packet(&serde_json::json!({"over": "unix"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(client.recv_packet()).await.unwrap(),
+        serde_json::json!({"over": "unix"})
+    );
+    client.close().await;
+    within(disconnections.recv()).await.unwrap();
+    within(running.shutdown()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_over_any_stream_keeps_easynets_decode_errors() {
+    let (ours, mut theirs) = tokio::io::duplex(1024);
+    let client = easynet::Client::from_io(ours, JsonLines::<serde_json::Value>::new());
+    assert_eq!(client.remote_address(), &Address::Unknown);
+    // The other end answers a bad document between two good ones.
+    theirs.write_all(b"[1]\n{oops\n[2]\n").await.unwrap();
+    assert_eq!(
+        within(client.recv_packet()).await.unwrap(),
+        serde_json::json!([1])
+    );
+    assert!(matches!(
+        within(client.recv_packet()).await,
+        Err(easynet::ClientError::Parse(_))
+    ));
+    assert_eq!(
+        within(client.recv_packet()).await.unwrap(),
+        serde_json::json!([2])
+    );
+    client
+        .send_packet(&serde_json::json!("back"))
+        .await
+        .unwrap();
+    let mut line = String::new();
+    let mut theirs = BufReader::new(theirs);
+    within(theirs.read_line(&mut line)).await.unwrap();
+    assert_eq!(line, "\"back\"\n");
+}

@@ -1,4 +1,5 @@
-//! [`TcpClient`]: connects to a TCP server and exchanges packets with it.
+//! [`Client`]: connects to a server (over TCP, TLS, a Unix socket, or any stream) and
+//! exchanges packets with it.
 
 use std::fmt;
 use std::io;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_core::Stream;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Mutex;
@@ -19,16 +20,28 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::error::ClientError;
 use crate::error::{ParseError, ProtocolError, is_disconnect};
+use crate::transport::Address;
 
 #[cfg(feature = "tls")]
 type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 
-/// The read half of the connection: a plain TCP socket's, or a TLS stream's. An enum
-/// rather than a boxed trait object, so the plain path reads the socket directly.
+/// A stream of any type, for [`Client::from_io`].
+trait AnyStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin> AnyStream for S {}
+
+type BoxedStream = Box<dyn AnyStream>;
+
+/// The read half of the connection: a plain TCP socket's, a TLS stream's, a Unix
+/// socket's, or any stream's. An enum rather than a boxed trait object, so the plain
+/// path reads the socket directly.
 enum ReadIo {
     Tcp(OwnedReadHalf),
     #[cfg(feature = "tls")]
     Tls(tokio::io::ReadHalf<TlsStream>),
+    #[cfg(unix)]
+    Unix(tokio::net::unix::OwnedReadHalf),
+    Other(tokio::io::ReadHalf<BoxedStream>),
 }
 
 impl AsyncRead for ReadIo {
@@ -41,6 +54,9 @@ impl AsyncRead for ReadIo {
             ReadIo::Tcp(io) => Pin::new(io).poll_read(cx, buf),
             #[cfg(feature = "tls")]
             ReadIo::Tls(io) => Pin::new(io).poll_read(cx, buf),
+            #[cfg(unix)]
+            ReadIo::Unix(io) => Pin::new(io).poll_read(cx, buf),
+            ReadIo::Other(io) => Pin::new(io).poll_read(cx, buf),
         }
     }
 }
@@ -50,6 +66,9 @@ enum WriteIo {
     Tcp(OwnedWriteHalf),
     #[cfg(feature = "tls")]
     Tls(tokio::io::WriteHalf<TlsStream>),
+    #[cfg(unix)]
+    Unix(tokio::net::unix::OwnedWriteHalf),
+    Other(tokio::io::WriteHalf<BoxedStream>),
 }
 
 impl WriteIo {
@@ -61,26 +80,42 @@ impl WriteIo {
             WriteIo::Tcp(io) => io.write(bytes).await,
             #[cfg(feature = "tls")]
             WriteIo::Tls(io) => io.write(bytes).await,
+            #[cfg(unix)]
+            WriteIo::Unix(io) => io.write(bytes).await,
+            WriteIo::Other(io) => io.write(bytes).await,
         }
     }
 
     /// Pushes out what the transport itself holds: the TLS records rustls keeps after a
-    /// write. Nothing to do on plain TCP. Cancel-safe: the records stay in rustls.
+    /// write, or whatever a stream of another kind buffers. Nothing to do on a socket.
+    /// Cancel-safe: the records stay in rustls.
     async fn flush(&mut self) -> io::Result<()> {
         match self {
             WriteIo::Tcp(_) => Ok(()),
             #[cfg(feature = "tls")]
             WriteIo::Tls(io) => io.flush().await,
+            #[cfg(unix)]
+            WriteIo::Unix(_) => Ok(()),
+            WriteIo::Other(io) => io.flush().await,
         }
     }
 
     /// Shuts down the write side. Plain TCP's shutdown never waits (the FIN follows the
     /// bytes already in the kernel); over TLS, `close_notify` is written first, and that
     /// is given up at `deadline`.
-    #[cfg_attr(not(feature = "tls"), expect(unused_variables))]
     async fn shutdown(&mut self, deadline: Instant) -> io::Result<()> {
         match self {
             WriteIo::Tcp(io) => io.shutdown().await,
+            #[cfg(unix)]
+            WriteIo::Unix(io) => io.shutdown().await,
+            WriteIo::Other(io) => tokio::time::timeout_at(deadline, io.shutdown())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "shutdown not done in time",
+                    ))
+                }),
             #[cfg(feature = "tls")]
             WriteIo::Tls(io) => tokio::time::timeout_at(deadline, io.shutdown())
                 .await
@@ -115,7 +150,7 @@ struct WriteSide<P> {
     buf: BytesMut,
     written: usize,
     encoder: P,
-    /// [`TcpClient::close`] has run to its end: the write side is shut down (or was given
+    /// [`Client::close`] has run to its end: the write side is shut down (or was given
     /// up on) and nothing is queued.
     shut_down: bool,
 }
@@ -170,12 +205,16 @@ const READ_SIZE: usize = 16 * 1024;
 /// The send buffer's memory is freed after a packet that grew it past this.
 const SHRINK_ABOVE: usize = 64 * 1024;
 
-/// How long [`TcpClient::close`] may take on plain TCP: 30 s, the default of the TLS
+/// How long [`Client::close`] may take on plain TCP: 30 s, the default of the TLS
 /// shutdown timeout (which bounds it over TLS).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A TCP client that exchanges packets with a server: the analog of easynetwork's
-/// `AsyncTCPNetworkClient`.
+/// A client that exchanges packets with a server: the analog of easynetwork's
+/// `AsyncTCPNetworkClient` and `AsyncUnixStreamClient`. It connects over TCP
+/// ([`connect`](Self::connect); [`TcpClient`](crate::TcpClient) names it so), TLS
+/// ([`connect_tls`](Self::connect_tls)), a Unix socket
+/// ([`connect_unix`](Self::connect_unix); [`UnixClient`](crate::UnixClient)), or wraps
+/// any connected stream ([`from_io`](Self::from_io)).
 ///
 /// `P` is the protocol, for example `JsonLines<Response>`: it decodes
 /// what the server sends and encodes what the client sends. Methods take `&self`, so one
@@ -192,7 +231,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// client.close().await;
 /// # Ok(()) }
 /// ```
-pub struct TcpClient<P> {
+pub struct Client<P> {
     reader: Mutex<ReadSide<P>>,
     // An async mutex: a send holds it across its writes, and waiting for it is
     // cancel-safe (a dropped waiter leaves the queue).
@@ -200,13 +239,13 @@ pub struct TcpClient<P> {
     closed: AtomicBool,
     /// How long `close` may take: [`CLOSE_TIMEOUT`], or the TLS shutdown timeout.
     close_timeout: Duration,
-    local_addr: SocketAddr,
-    remote_addr: SocketAddr,
+    local_addr: Address,
+    remote_addr: Address,
     #[cfg(feature = "tls")]
     tls: Option<Box<crate::transport::tls::TlsInfo>>,
 }
 
-impl<P> TcpClient<P>
+impl<P> Client<P>
 where
     P: Decoder<Error = ProtocolError> + Clone,
 {
@@ -231,8 +270,8 @@ where
     /// Wraps an already connected stream (`TCP_NODELAY` is turned on).
     pub fn from_stream(stream: TcpStream, protocol: P) -> io::Result<Self> {
         stream.set_nodelay(true)?;
-        let local_addr = stream.local_addr()?;
-        let remote_addr = stream.peer_addr()?;
+        let local_addr = stream.local_addr()?.into();
+        let remote_addr = stream.peer_addr()?.into();
         let (read, write) = stream.into_split();
         Ok(Self::new(
             ReadIo::Tcp(read),
@@ -242,6 +281,51 @@ where
             remote_addr,
             CLOSE_TIMEOUT,
         ))
+    }
+
+    /// Connects to the Unix stream socket at `path` (a [`UnixServer`](crate::UnixServer)'s).
+    #[cfg(unix)]
+    #[cfg_attr(docsrs, doc(cfg(unix)))]
+    pub async fn connect_unix(path: impl AsRef<std::path::Path>, protocol: P) -> io::Result<Self> {
+        let stream = tokio::net::UnixStream::connect(path).await?;
+        Self::from_unix_stream(stream, protocol)
+    }
+
+    /// Wraps an already connected Unix stream socket.
+    #[cfg(unix)]
+    #[cfg_attr(docsrs, doc(cfg(unix)))]
+    pub fn from_unix_stream(stream: tokio::net::UnixStream, protocol: P) -> io::Result<Self> {
+        let local_addr = stream.local_addr()?.into();
+        let remote_addr = stream.peer_addr()?.into();
+        let (read, write) = stream.into_split();
+        Ok(Self::new(
+            ReadIo::Unix(read),
+            WriteIo::Unix(write),
+            protocol,
+            local_addr,
+            remote_addr,
+            CLOSE_TIMEOUT,
+        ))
+    }
+
+    /// Wraps an already connected stream of any type (an in-memory
+    /// `tokio::io::duplex` pipe, a stream from another library): the same packets and
+    /// easynet's decode errors over it (a frame that fails to decode is one
+    /// [`ClientError::Parse`] and the stream goes on, where tokio-util's `Framed` ends at
+    /// the first one). Its addresses are [`Address::Unknown`]; every send is flushed.
+    pub fn from_io<S>(stream: S, protocol: P) -> Self
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (read, write) = tokio::io::split(Box::new(stream) as BoxedStream);
+        Self::new(
+            ReadIo::Other(read),
+            WriteIo::Other(write),
+            protocol,
+            Address::Unknown,
+            Address::Unknown,
+            CLOSE_TIMEOUT,
+        )
     }
 
     /// Connects to `host:port` over TLS (the how-to's `ssl=`): every address `host`
@@ -285,8 +369,8 @@ where
     ) -> io::Result<Self> {
         let stream = TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
-        let local_addr = stream.local_addr()?;
-        let remote_addr = stream.peer_addr()?;
+        let local_addr = stream.local_addr()?.into();
+        let remote_addr = stream.peer_addr()?.into();
         let (stream, info) = tls.connect(host, stream).await?;
         let (read, write) = tokio::io::split(stream);
         let mut client = Self::new(
@@ -305,11 +389,11 @@ where
         read: ReadIo,
         write: WriteIo,
         protocol: P,
-        local_addr: SocketAddr,
-        remote_addr: SocketAddr,
+        local_addr: Address,
+        remote_addr: Address,
         close_timeout: Duration,
     ) -> Self {
-        TcpClient {
+        Client {
             reader: Mutex::new(ReadSide {
                 io: read,
                 buf: BytesMut::new(),
@@ -505,12 +589,22 @@ where
 
     /// The client's own address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addr.inet_or_unspecified()
     }
 
     /// The server's address.
     pub fn remote_addr(&self) -> SocketAddr {
-        self.remote_addr
+        self.remote_addr.inet_or_unspecified()
+    }
+
+    /// The client's own address, whatever the transport.
+    pub fn local_address(&self) -> &Address {
+        &self.local_addr
+    }
+
+    /// The server's address, whatever the transport.
+    pub fn remote_address(&self) -> &Address {
+        &self.remote_addr
     }
 
     /// What the TLS handshake negotiated (protocol version, cipher suite, the server's
@@ -530,9 +624,9 @@ fn protocol_to_client(error: ProtocolError) -> ClientError {
     }
 }
 
-impl<P> fmt::Debug for TcpClient<P> {
+impl<P> fmt::Debug for Client<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpClient")
+        f.debug_struct("Client")
             .field("local_addr", &self.local_addr)
             .field("remote_addr", &self.remote_addr)
             .field("closed", &self.closed.load(Ordering::Relaxed))
@@ -547,13 +641,11 @@ mod tests {
     use tokio::net::TcpListener;
 
     /// A client connected to a raw server socket on loopback.
-    async fn connected() -> (TcpClient<BytesLines>, TcpStream) {
+    async fn connected() -> (Client<BytesLines>, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (client, accepted) = tokio::join!(
-            TcpClient::connect(addr, BytesLines::new()),
-            listener.accept()
-        );
+        let (client, accepted) =
+            tokio::join!(Client::connect(addr, BytesLines::new()), listener.accept());
         (client.unwrap(), accepted.unwrap().0)
     }
 
