@@ -83,6 +83,7 @@ impl<Response> SendQueue<Response> {
     }
 
     /// The transport buffers what it is given (TLS): flush it after each write.
+    #[cfg(feature = "tls")]
     pub(crate) fn flush_transport(&mut self) {
         if let Some(open) = &mut self.open {
             open.flush_io = true;
