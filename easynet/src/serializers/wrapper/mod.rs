@@ -60,5 +60,9 @@ mod zlib;
 pub use self::base64::{Alphabet, Base64, InvalidKey};
 #[cfg(feature = "bz2")]
 pub use self::bz2::Bz2;
+#[cfg(all(test, feature = "bz2"))]
+pub(crate) use self::bz2::Bz2Decompressor;
 #[cfg(feature = "zlib")]
 pub use self::zlib::Zlib;
+#[cfg(all(test, feature = "zlib"))]
+pub(crate) use self::zlib::ZlibDecompressor;

@@ -8,7 +8,10 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::{BoxError, ParseError, ProtocolError};
 use crate::protocol::DEFAULT_MAX_FRAME_SIZE;
-use crate::protocol::compressed::{Decompressor, Inflating, Step, decompress_whole};
+use crate::protocol::compressed::deflate::DeflateSkim;
+use crate::protocol::compressed::{
+    Decompressor, Inflating, SkimError, Step, decompress_whole, first_error,
+};
 use crate::serializers::{PacketDeserializer, PacketSerializer, append_or_rollback};
 
 /// zlib compression of any serializer's bytes: easynetwork's `ZlibCompressorSerializer`.
@@ -133,12 +136,13 @@ impl<S: fmt::Debug> fmt::Debug for Zlib<S> {
 
 compressor_impls!(Zlib, ZlibDecompressor, "zlib");
 
-/// zlib's inflate, through flate2 (pure-Rust miniz_oxide backend).
+/// zlib's inflate, through flate2 (pure-Rust miniz_oxide backend): one per frame.
 #[derive(Debug)]
 pub(crate) struct ZlibDecompressor(Decompress);
 
 impl Decompressor for ZlibDecompressor {
     const FORMAT: &'static str = "zlib";
+    type Skim = DeflateSkim;
 
     fn start() -> Self {
         ZlibDecompressor(Decompress::new(true))
@@ -157,7 +161,10 @@ impl Decompressor for ZlibDecompressor {
         })
     }
 
-    fn restart(&mut self) {
-        self.0.reset(true);
+    fn refused(data: &[u8], _error: SkimError) -> String {
+        // The inflater's own words (what it said before the skimmer existed); 64 KiB of
+        // output is plenty to reach the bytes the skimmer stopped at.
+        first_error::<Self>(data, 64 * 1024)
+            .unwrap_or_else(|| "deflate decompression error".to_owned())
     }
 }

@@ -1,0 +1,460 @@
+//! Framing of the compression wrappers: one complete compressed stream per packet.
+//!
+//! As easynetwork's `AbstractCompressorSerializer`, a packet ends where its compressed
+//! stream ends; what follows belongs to the next packet. Unlike easynetwork, the
+//! *decompressed* size is bounded (a small "zip bomb" cannot make us allocate more than
+//! the frame limit), and so is the memory a connection holds while its peer has sent only
+//! part of a frame.
+//!
+//! # Design
+//!
+//! A streaming decompressor kept between reads would hold its working memory for as long
+//! as the peer likes: libbzip2 sets up 3.6 MB for a level-9 stream as soon as it has read
+//! the 4-byte header, inflate about 45 KB. So nothing is decompressed until the whole
+//! frame is there:
+//!
+//! - The compressed bytes are buffered, at most [`compressed_limit`] of them (the frame
+//!   limit, plus the largest expansion a compressor can give: bzip2 adds at most 1% and
+//!   600 bytes, deflate 5 bytes per 64 KiB).
+//! - A *skimmer* ([`Skim`]: [`deflate::DeflateSkim`], [`bzip2::Bzip2Skim`]) reads the
+//!   stream's structure as the bytes arrive (the Huffman codes of each block, without
+//!   producing output or keeping a window), keeps where it stopped, and so tells exactly
+//!   where the stream ends. Guessing from end markers would not do: deflate has none, and
+//!   bzip2's end-of-stream magic is not byte-aligned and may appear inside a block.
+//! - Once the skimmer has seen the end, a fresh decompressor decompresses the frame in
+//!   one go, with the frame limit on its output, and is dropped.
+//!
+//! Worst case, for a frame of `n` compressed bytes received in `r` reads: the skimmer
+//! looks at each byte once, plus, at each read, the item it was in the middle of (at most
+//! 32 bytes: a bzip2 block's byte maps); the frame is decompressed exactly once. So the
+//! work is `O(n + 32 r)` plus one decompression, whatever the split, and a frame sent
+//! byte by byte costs about what it costs in one read. The memory held between reads is
+//! the buffered frame (at most [`compressed_limit`], plus one read when it came with the
+//! end of the previous packet), the skimmer (about 5 KB, plus one byte per bzip2 selector
+//! read, at most 18 KB), and the decompressed packet's buffer only while it is small. The
+//! decompressor's memory exists only during the call that decompresses a whole frame.
+//!
+//! The skimmer's checks mirror the decompressor's (miniz_oxide for zlib, libbzip2 for
+//! bzip2) so that it never sees an end where the decompressor would not; what it cannot
+//! check (checksums, a block's permutation), the decompressor does. An over-long packet is
+//! found by the skimmer's count of the output (exact for deflate, a lower bound for bzip2:
+//! four fifths of the block bytes) or by the decompressor, and is skipped by skimming the
+//! rest of its stream, which needs no buffer.
+#![cfg(any(feature = "zlib", feature = "bz2"))]
+
+#[cfg(feature = "bz2")]
+pub(crate) mod bzip2;
+#[cfg(feature = "zlib")]
+pub(crate) mod deflate;
+
+use bytes::BytesMut;
+
+use crate::error::{ParseError, ProtocolError};
+
+/// The first size of the decompression buffer (it grows up to the frame limit).
+const FIRST_OUTPUT: usize = 4 * 1024;
+
+/// Buffers up to this size are kept from one packet to the next; larger ones are freed
+/// once their packet is handed out, so that an idle connection holds little.
+const KEEP: usize = 16 * 1024;
+
+/// How much output of an over-long packet is skipped to find where it ends, in multiples
+/// of the frame limit; past that, the connection is given up.
+pub(crate) const DISCARD_FACTOR: u64 = 256;
+
+/// The most compressed bytes a frame may have: the frame limit, plus what a compressor
+/// may add to incompressible data (bzip2: 1% + 600 bytes; deflate: 5 bytes per 64 KiB
+/// stored block + 6), with room to spare: `max + max / 16 + 1024`.
+pub(crate) fn compressed_limit(max_frame_size: usize) -> usize {
+    max_frame_size
+        .saturating_add(max_frame_size / 16)
+        .saturating_add(1024)
+}
+
+/// Why a skimmer refused a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SkimError {
+    /// The stream header is not the format's.
+    Magic,
+    /// The stream's structure is broken.
+    Data,
+}
+
+/// Finds where a compressed stream ends by reading its structure, resumably (see the
+/// module's doc).
+pub(crate) trait Skim: Default + Clone + std::fmt::Debug {
+    /// Reads on in `data`, the frame so far (the bytes given to earlier calls, then new
+    /// ones), from where the last call stopped. `Some(len)`: the stream is the first
+    /// `len` bytes. `None`: more bytes are needed.
+    fn scan(&mut self, data: &[u8]) -> Result<Option<usize>, SkimError>;
+    /// How many whole bytes at the front of the frame are behind the skimmer for good.
+    fn scanned_bytes(&self) -> usize;
+    /// The first `bytes` bytes (at most [`scanned_bytes`](Self::scanned_bytes)) were
+    /// dropped from the frame.
+    fn forget(&mut self, bytes: usize);
+    /// How many bytes the stream decompresses to, at least, from what was read so far.
+    fn produced(&self) -> u64;
+    /// Ready for a new stream.
+    fn reset(&mut self);
+}
+
+/// What one call of a decompressor did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step {
+    /// Input bytes it used.
+    pub(crate) consumed: usize,
+    /// Output bytes it wrote.
+    pub(crate) produced: usize,
+    /// It reached the end of the compressed stream.
+    pub(crate) end: bool,
+}
+
+/// A streaming decompressor (zlib's inflate, bzip2's decompressor), used on whole
+/// frames.
+pub(crate) trait Decompressor {
+    /// The name of the format, for messages (`"zlib"`).
+    const FORMAT: &'static str;
+    /// Its skimmer.
+    type Skim: Skim;
+    /// A decompressor at the start of a stream.
+    fn start() -> Self;
+    /// Decompresses what it can of `input` into `output`.
+    fn step(&mut self, input: &[u8], output: &mut [u8]) -> Result<Step, String>;
+    /// A byte of the frame to change before decompressing it (offset, new value), as the
+    /// skimmer found the stream: bzip2 asks for the smallest block size that holds the
+    /// stream's blocks, which decodes the same bytes with less memory.
+    fn patch(_skim: &Self::Skim) -> Option<(usize, u8)> {
+        None
+    }
+    /// The message for `data`, a stream the skimmer refused with `error`.
+    fn refused(data: &[u8], error: SkimError) -> String;
+}
+
+/// What decompressing a whole frame gave.
+enum Inflated {
+    /// The packet, in the output buffer.
+    Done,
+    /// More than the frame limit.
+    TooLarge,
+    Failed(String),
+}
+
+/// Decompresses `frame`, one whole stream, with `patch` applied, into `output`: at most
+/// `max` bytes (`hint`: how many are expected).
+fn inflate<D: Decompressor>(
+    frame: &[u8],
+    patch: Option<(usize, u8)>,
+    max: usize,
+    hint: u64,
+    output: &mut Vec<u8>,
+) -> Inflated {
+    let mut decompressor = D::start();
+    // The frame in up to three pieces: before the patched byte, the byte, after it.
+    let patched;
+    let pieces: [&[u8]; 3] = match patch {
+        Some((at, byte)) if at < frame.len() => {
+            patched = [byte];
+            [&frame[..at], &patched, &frame[at + 1..]]
+        }
+        _ => [frame, &[], &[]],
+    };
+    let cap = max.saturating_add(1);
+    let first = usize::try_from(hint)
+        .unwrap_or(usize::MAX)
+        .max(FIRST_OUTPUT);
+    output.clear();
+    output.resize(first.min(cap), 0);
+    let mut filled = 0;
+    for (i, piece) in pieces.iter().enumerate() {
+        let mut input = *piece;
+        let rest_empty = pieces[i + 1..].iter().all(|p| p.is_empty());
+        loop {
+            if filled == output.len() {
+                let len = (output.len() * 2).min(cap);
+                output.resize(len, 0);
+            }
+            let step = match decompressor.step(input, &mut output[filled..]) {
+                Ok(step) => step,
+                Err(message) => return Inflated::Failed(message),
+            };
+            input = &input[step.consumed..];
+            filled += step.produced;
+            if filled > max {
+                return Inflated::TooLarge;
+            }
+            if step.end {
+                output.truncate(filled);
+                return if rest_empty && input.is_empty() {
+                    Inflated::Done
+                } else {
+                    Inflated::Failed(D::refused(frame, SkimError::Data))
+                };
+            }
+            if input.is_empty() && filled < output.len() {
+                break;
+            }
+            if step.consumed == 0 && step.produced == 0 {
+                break;
+            }
+        }
+    }
+    // The skimmer saw an end the decompressor did not: corrupt.
+    Inflated::Failed(D::refused(frame, SkimError::Data))
+}
+
+/// The first error a decompressor finds in `data`, decompressing at most `budget` bytes.
+pub(crate) fn first_error<D: Decompressor>(data: &[u8], budget: usize) -> Option<String> {
+    let mut decompressor = D::start();
+    let mut output = vec![0; FIRST_OUTPUT];
+    let mut input = data;
+    let mut produced = 0;
+    loop {
+        match decompressor.step(input, &mut output) {
+            Err(message) => return Some(message),
+            Ok(step) => {
+                input = &input[step.consumed..];
+                produced += step.produced;
+                if step.end || produced > budget || (step.consumed == 0 && step.produced == 0) {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// The receiving state of a compression wrapper (see the module's doc).
+#[derive(Debug)]
+pub(crate) struct Inflating<D: Decompressor> {
+    skim: D::Skim,
+    /// Received bytes: `frame[start..]` is the current frame, and what came after it.
+    frame: Vec<u8>,
+    start: usize,
+    /// The decompressed packet.
+    output: Vec<u8>,
+    /// The last packet was handed out: start afresh on the next call.
+    ready: bool,
+    /// Skipping the rest of a packet over the limit.
+    discarding: bool,
+    max_frame_size: usize,
+    /// How many frames were decompressed (the tests check there is one per frame).
+    #[cfg(test)]
+    pub(crate) decompressions: u32,
+}
+
+impl<D: Decompressor> Clone for Inflating<D> {
+    /// A fresh state: a clone serves another stream.
+    fn clone(&self) -> Self {
+        Inflating::new(self.max_frame_size)
+    }
+}
+
+impl<D: Decompressor> Inflating<D> {
+    pub(crate) fn new(max_frame_size: usize) -> Self {
+        Inflating {
+            skim: D::Skim::default(),
+            frame: Vec::new(),
+            start: 0,
+            output: Vec::new(),
+            ready: false,
+            discarding: false,
+            max_frame_size,
+            #[cfg(test)]
+            decompressions: 0,
+        }
+    }
+
+    pub(crate) fn max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+
+    /// The packet that [`feed`](Self::feed) just completed.
+    pub(crate) fn packet(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// Drops every byte received (after bad data: we cannot tell where the next packet
+    /// starts, so the next bytes received start one, as easynetwork drops the chunk).
+    fn drop_all(&mut self) {
+        self.frame.clear();
+        self.start = 0;
+        self.skim.reset();
+    }
+
+    /// Before waiting for more bytes: drops what was used, frees a large buffer.
+    fn settle(&mut self) {
+        if self.start > 0 {
+            self.frame.drain(..self.start);
+            self.start = 0;
+        }
+        if self.frame.capacity() > KEEP && self.frame.capacity() > 2 * self.frame.len() {
+            self.frame.shrink_to(self.frame.len().max(KEEP / 2));
+        }
+    }
+
+    /// Takes the received bytes of `src` (all of them). `Some` when a packet is
+    /// complete: its bytes are [`packet`](Self::packet), and what followed it is kept for
+    /// the next call.
+    pub(crate) fn feed(&mut self, src: &mut BytesMut) -> Result<Option<()>, ProtocolError> {
+        if std::mem::take(&mut self.ready) {
+            self.output.clear();
+            if self.output.capacity() > KEEP {
+                self.output = Vec::new();
+            }
+        }
+        self.frame.extend_from_slice(src);
+        src.clear();
+        let max = self.max_frame_size;
+        loop {
+            let pending = &self.frame[self.start..];
+            if pending.is_empty() {
+                self.settle();
+                return Ok(None);
+            }
+            if self.discarding {
+                match self.skim.scan(pending) {
+                    Err(_) => {
+                        // Garbage inside a frame already reported as too large: go on.
+                        self.drop_all();
+                        self.discarding = false;
+                        return Ok(None);
+                    }
+                    Ok(Some(len)) => {
+                        self.start += len;
+                        self.skim.reset();
+                        self.discarding = false;
+                        continue;
+                    }
+                    Ok(None) => {
+                        let done = self.skim.scanned_bytes();
+                        self.start += done;
+                        self.skim.forget(done);
+                        self.settle();
+                        let skipped = self.skim.produced();
+                        if skipped > DISCARD_FACTOR * max as u64 {
+                            return Err(ProtocolError::Io(std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                format!(
+                                    "{} packet too large to skip: more than {} bytes decompressed",
+                                    D::FORMAT,
+                                    DISCARD_FACTOR * max as u64
+                                ),
+                            )));
+                        }
+                        return Ok(None);
+                    }
+                }
+            }
+            let limit = compressed_limit(max);
+            let window = &pending[..pending.len().min(limit)];
+            match self.skim.scan(window) {
+                Err(error) => {
+                    let at = (self.skim.scanned_bytes() + 64).min(pending.len());
+                    let message = D::refused(&pending[..at], error);
+                    self.drop_all();
+                    return Err(invalid::<D>(&message));
+                }
+                Ok(Some(len)) => {
+                    let (patch, produced) = (D::patch(&self.skim), self.skim.produced());
+                    self.skim.reset();
+                    let frame = self.start..self.start + len;
+                    self.start += len;
+                    if produced > max as u64 {
+                        return Err(ParseError::frame_too_large(max).into());
+                    }
+                    #[cfg(test)]
+                    {
+                        self.decompressions += 1;
+                    }
+                    match inflate::<D>(&self.frame[frame], patch, max, produced, &mut self.output) {
+                        Inflated::Done => {
+                            self.ready = true;
+                            return Ok(Some(()));
+                        }
+                        Inflated::TooLarge => {
+                            self.output.clear();
+                            return Err(ParseError::frame_too_large(max).into());
+                        }
+                        Inflated::Failed(message) => {
+                            self.output.clear();
+                            self.drop_all();
+                            return Err(invalid::<D>(&message));
+                        }
+                    }
+                }
+                Ok(None) => {
+                    if self.skim.produced() > max as u64 || window.len() == limit {
+                        // Over the limit: report it now, skip the rest of the stream.
+                        let done = self.skim.scanned_bytes();
+                        self.start += done;
+                        self.skim.forget(done);
+                        self.discarding = true;
+                        self.settle();
+                        return Err(ParseError::frame_too_large(max).into());
+                    }
+                    self.settle();
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+fn invalid<D: Decompressor>(message: &str) -> ProtocolError {
+    ParseError::invalid_msg(format!("invalid {} data: {message}", D::FORMAT)).into()
+}
+
+/// Decompresses `data`, exactly one complete stream, into `output` (the one-shot
+/// serializers of the wrappers), with at most `max` bytes of output.
+pub(crate) fn decompress_whole<D: Decompressor>(
+    data: &[u8],
+    max: usize,
+    output: &mut Vec<u8>,
+) -> Result<(), ParseError> {
+    let invalid =
+        |message: String| ParseError::invalid_msg(format!("invalid {} data: {message}", D::FORMAT));
+    let mut skim = D::Skim::default();
+    let len = match skim.scan(data) {
+        Err(error) => {
+            let at = (skim.scanned_bytes() + 64).min(data.len());
+            return Err(invalid(D::refused(&data[..at], error)));
+        }
+        Ok(None) if skim.produced() > max as u64 => return Err(ParseError::frame_too_large(max)),
+        Ok(None) => {
+            return Err(invalid(
+                "the data ended before the end-of-stream marker".to_owned(),
+            ));
+        }
+        Ok(Some(len)) => len,
+    };
+    if skim.produced() > max as u64 {
+        return Err(ParseError::frame_too_large(max));
+    }
+    match inflate::<D>(&data[..len], D::patch(&skim), max, skim.produced(), output) {
+        Inflated::Done => {}
+        Inflated::TooLarge => return Err(ParseError::frame_too_large(max)),
+        Inflated::Failed(message) => return Err(invalid(message)),
+    }
+    if len < data.len() {
+        return Err(invalid(format!(
+            "{} bytes of trailing data after the end of the stream",
+            data.len() - len
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(all(test, feature = "zlib", feature = "bz2"))]
+mod tests {
+    use super::*;
+    use crate::serializers::wrapper::{Bz2Decompressor, ZlibDecompressor};
+
+    #[test]
+    fn zlib_one_packet() {
+        let stream = deflate::tests::zlib(b"null", 9);
+        let mut inflating = Inflating::<ZlibDecompressor>::new(1000);
+        let mut src = BytesMut::from(&stream[..]);
+        let got = inflating.feed(&mut src);
+        assert!(matches!(got, Ok(Some(()))), "{got:?}");
+        assert_eq!(inflating.packet(), b"null");
+    }
+}
