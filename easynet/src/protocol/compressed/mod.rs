@@ -448,13 +448,236 @@ mod tests {
     use super::*;
     use crate::serializers::wrapper::{Bz2Decompressor, ZlibDecompressor};
 
+    /// A deterministic pseudo-random generator (xorshift64*).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Data of several kinds: random bytes, text, runs, and a mix.
+    fn samples() -> Vec<Vec<u8>> {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let mut out = vec![Vec::new(), b"a".to_vec(), b"null".to_vec()];
+        for len in [10, 300, 5_000, 70_000] {
+            out.push((0..len).map(|_| rng.next() as u8).collect());
+            out.push(
+                (0..len)
+                    .map(|i| b"the quick brown fox jumps "[(i * 7 + i / 13) % 26])
+                    .collect(),
+            );
+            out.push(vec![b'z'; len]);
+            out.push(
+                (0..len)
+                    .map(|i| {
+                        if i % 1000 < 500 {
+                            b'x'
+                        } else {
+                            rng.next() as u8 & 0x3f
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    fn zlib_streams(data: &[u8]) -> Vec<Vec<u8>> {
+        use flate2::{Compress, Compression, FlushCompress};
+        let mut streams = Vec::new();
+        for level in [0, 1, 5, 9] {
+            streams.push(deflate::tests::zlib(data, level));
+            // Several blocks: a sync flush (an empty stored block) and a full flush.
+            let mut c = Compress::new(Compression::new(level), true);
+            let mut out = Vec::with_capacity(data.len() * 2 + 128);
+            let (a, b) = data.split_at(data.len() / 2);
+            c.compress_vec(a, &mut out, FlushCompress::Sync).unwrap();
+            c.compress_vec(b, &mut out, FlushCompress::Full).unwrap();
+            c.compress_vec(&[], &mut out, FlushCompress::Finish)
+                .unwrap();
+            streams.push(out);
+        }
+        streams
+    }
+
+    fn bz2_stream(data: &[u8], level: u32) -> Vec<u8> {
+        let mut c = ::bzip2::Compress::new(::bzip2::Compression::new(level), 0);
+        let mut out = Vec::with_capacity(data.len() * 2 + 1024);
+        loop {
+            match c
+                .compress_vec(data, &mut out, ::bzip2::Action::Finish)
+                .unwrap()
+            {
+                ::bzip2::Status::StreamEnd => return out,
+                _ => out.reserve(out.capacity()),
+            }
+        }
+    }
+
+    fn bz2_streams(data: &[u8]) -> Vec<Vec<u8>> {
+        vec![bz2_stream(data, 1), bz2_stream(data, 9)]
+    }
+
+    /// Where a fresh decompressor ends `data` (bytes used), if it does without error.
+    fn decompressor_end<D: Decompressor>(data: &[u8]) -> Option<usize> {
+        let mut d = D::start();
+        let mut output = vec![0; 1 << 20];
+        let mut input = data;
+        loop {
+            let step = d.step(input, &mut output).ok()?;
+            input = &input[step.consumed..];
+            if step.end {
+                return Some(data.len() - input.len());
+            }
+            if step.consumed == 0 && step.produced == 0 {
+                return None;
+            }
+        }
+    }
+
+    /// The skimmer ends each stream where it ends, with garbage after it or not, and
+    /// also when the stream arrives byte by byte.
+    fn check_ends<D: Decompressor>(stream: &[u8], data: &[u8], exact: bool) {
+        let mut skim = D::Skim::default();
+        let mut with_tail = stream.to_vec();
+        with_tail.extend_from_slice(b"\xffgarbage after");
+        assert_eq!(skim.scan(&with_tail), Ok(Some(stream.len())));
+        if exact {
+            assert_eq!(skim.produced(), data.len() as u64);
+        } else {
+            assert!(skim.produced() <= data.len() as u64);
+        }
+        let mut skim = D::Skim::default();
+        for i in 0..stream.len() {
+            assert_eq!(
+                skim.scan(&stream[..i]),
+                Ok(None),
+                "at {i} of {}",
+                stream.len()
+            );
+        }
+        assert_eq!(skim.scan(stream), Ok(Some(stream.len())));
+    }
+
     #[test]
-    fn zlib_one_packet() {
-        let stream = deflate::tests::zlib(b"null", 9);
-        let mut inflating = Inflating::<ZlibDecompressor>::new(1000);
-        let mut src = BytesMut::from(&stream[..]);
-        let got = inflating.feed(&mut src);
-        assert!(matches!(got, Ok(Some(()))), "{got:?}");
-        assert_eq!(inflating.packet(), b"null");
+    fn skimmers_find_the_end_of_valid_streams() {
+        for data in samples() {
+            for stream in zlib_streams(&data) {
+                check_ends::<ZlibDecompressor>(&stream, &data, true);
+            }
+            for stream in bz2_streams(&data) {
+                check_ends::<Bz2Decompressor>(&stream, &data, false);
+            }
+        }
+        // Several bzip2 blocks.
+        let data: Vec<u8> = (0..250_000u64).map(|i| (i * i % 251) as u8).collect();
+        let stream = bz2_stream(&data, 1);
+        check_ends::<Bz2Decompressor>(&stream, &data, false);
+    }
+
+    /// Mutated streams: whenever the decompressor reads one to its end without error,
+    /// the skimmer ends it at the same byte.
+    fn check_mutations<D: Decompressor>(streams: &[Vec<u8>], rounds: usize) {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut agreed = 0;
+        for _ in 0..rounds {
+            let mut data = streams[rng.below(streams.len())].clone();
+            for _ in 0..1 + rng.below(3) {
+                let len = data.len();
+                if len == 0 {
+                    break;
+                }
+                match rng.below(4) {
+                    0 => {
+                        let i = rng.below(len);
+                        data[i] ^= 1 << rng.below(8);
+                    }
+                    1 => {
+                        let i = rng.below(len);
+                        data[i] = rng.next() as u8;
+                    }
+                    2 => {
+                        let i = rng.below(len + 1);
+                        data.insert(i, rng.next() as u8);
+                    }
+                    _ => data.truncate(len - rng.below(len.min(8) + 1)),
+                }
+            }
+            let mut skim = D::Skim::default();
+            let skimmed = skim.scan(&data);
+            if let Some(end) = decompressor_end::<D>(&data) {
+                assert_eq!(skimmed, Ok(Some(end)), "{data:02x?}");
+                agreed += 1;
+            }
+        }
+        assert!(agreed > 0, "no mutation was read to its end");
+    }
+
+    #[test]
+    fn skimmers_agree_with_decompressors_on_mutated_streams() {
+        let small: Vec<Vec<u8>> = samples().into_iter().filter(|d| d.len() <= 300).collect();
+        let zlib: Vec<Vec<u8>> = small.iter().flat_map(|d| zlib_streams(d)).collect();
+        check_mutations::<ZlibDecompressor>(&zlib, 20_000);
+        let bz2: Vec<Vec<u8>> = small.iter().flat_map(|d| bz2_streams(d)).collect();
+        check_mutations::<Bz2Decompressor>(&bz2, 3_000);
+    }
+
+    /// One decompression per frame, however the frame arrives.
+    fn check_feeding<D: Decompressor>(streams: &[Vec<u8>], packets: &[&[u8]]) {
+        let wire: Vec<u8> = streams.concat();
+        for chunk in [1, 3, 64, wire.len()] {
+            let mut inflating = Inflating::<D>::new(100_000);
+            let mut got = Vec::new();
+            for piece in wire.chunks(chunk) {
+                let mut src = BytesMut::from(piece);
+                while let Some(()) = inflating.feed(&mut src).unwrap() {
+                    got.push(inflating.packet().to_vec());
+                }
+                assert!(src.is_empty());
+            }
+            assert_eq!(got, packets, "chunks of {chunk}");
+            assert_eq!(inflating.decompressions as usize, packets.len());
+        }
+    }
+
+    #[test]
+    fn frames_fed_byte_by_byte_are_decompressed_once() {
+        let data = samples();
+        let packets: Vec<&[u8]> = data
+            .iter()
+            .map(Vec::as_slice)
+            .filter(|d| d.len() < 6000)
+            .collect();
+        let streams: Vec<Vec<u8>> = packets.iter().map(|d| deflate::tests::zlib(d, 9)).collect();
+        check_feeding::<ZlibDecompressor>(&streams, &packets);
+        let streams: Vec<Vec<u8>> = packets.iter().map(|d| bz2_stream(d, 9)).collect();
+        check_feeding::<Bz2Decompressor>(&streams, &packets);
+    }
+
+    #[test]
+    fn bzip2_is_decompressed_with_the_smallest_block_size() {
+        let data = vec![b'q'; 50_000];
+        let stream = bz2_stream(&data, 9);
+        assert_eq!(stream[3], b'9');
+        let mut skim = bzip2::Bzip2Skim::default();
+        assert_eq!(skim.scan(&stream), Ok(Some(stream.len())));
+        assert_eq!(skim.level_needed(), 1);
+        let big: Vec<u8> = (0..350_000u32).map(|i| (i * 7919 % 256) as u8).collect();
+        let stream = bz2_stream(&big, 9);
+        let mut skim = bzip2::Bzip2Skim::default();
+        assert_eq!(skim.scan(&stream), Ok(Some(stream.len())));
+        assert_eq!(skim.level_needed(), 4);
+        let mut output = Vec::new();
+        decompress_whole::<Bz2Decompressor>(&stream, 400_000, &mut output).unwrap();
+        assert_eq!(output, big);
     }
 }
