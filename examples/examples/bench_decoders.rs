@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release -p easynet-examples --example bench_decoders
 //! cargo run --release -p easynet-examples --example bench_decoders -- --connections 200 --millis 300
+//! cargo run --release -p easynet-examples --example bench_decoders -- --only bz2-json
 //! ```
 //!
 //! Memory: the process's global allocator counts live heap bytes (the `cap` crate, which
@@ -46,6 +47,9 @@ struct Args {
     /// How long each CPU case runs, in milliseconds (best of three runs).
     #[arg(long, default_value_t = 200)]
     millis: u64,
+    /// Only this format (all of them by default).
+    #[arg(long, value_enum)]
+    only: Option<Format>,
 }
 
 /// One line of the table.
@@ -235,6 +239,9 @@ async fn main() {
         Format::ZlibJson,
         Format::Bz2Json,
     ] {
+        if args.only.is_some_and(|only| only != format) {
+            continue;
+        }
         let name = clap::ValueEnum::to_possible_value(&format)
             .map(|v| v.get_name().to_owned())
             .unwrap_or_default();

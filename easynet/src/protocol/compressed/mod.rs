@@ -128,10 +128,24 @@ pub(crate) trait Decompressor {
     }
     /// The message for `data`, a stream the skimmer refused with `error`.
     fn refused(data: &[u8], error: SkimError) -> String;
+    /// Decompresses `frame`, one whole stream as the skimmer found it (`patch` applied),
+    /// into `output`, at most `max` bytes (`hint`: the skimmer's count).
+    fn decompress_frame(
+        frame: &[u8],
+        patch: Option<(usize, u8)>,
+        max: usize,
+        hint: u64,
+        output: &mut Vec<u8>,
+    ) -> Inflated
+    where
+        Self: Sized,
+    {
+        inflate::<Self>(frame, patch, max, hint, output)
+    }
 }
 
 /// What decompressing a whole frame gave.
-enum Inflated {
+pub(crate) enum Inflated {
     /// The packet, in the output buffer.
     Done,
     /// More than the frame limit.
@@ -200,26 +214,6 @@ fn inflate<D: Decompressor>(
     }
     // The skimmer saw an end the decompressor did not: corrupt.
     Inflated::Failed(D::refused(frame, SkimError::Data))
-}
-
-/// The first error a decompressor finds in `data`, decompressing at most `budget` bytes.
-pub(crate) fn first_error<D: Decompressor>(data: &[u8], budget: usize) -> Option<String> {
-    let mut decompressor = D::start();
-    let mut output = vec![0; FIRST_OUTPUT];
-    let mut input = data;
-    let mut produced = 0;
-    loop {
-        match decompressor.step(input, &mut output) {
-            Err(message) => return Some(message),
-            Ok(step) => {
-                input = &input[step.consumed..];
-                produced += step.produced;
-                if step.end || produced > budget || (step.consumed == 0 && step.produced == 0) {
-                    return None;
-                }
-            }
-        }
-    }
 }
 
 /// The receiving state of a compression wrapper (see the module's doc).
@@ -365,7 +359,13 @@ impl<D: Decompressor> Inflating<D> {
                     {
                         self.decompressions += 1;
                     }
-                    match inflate::<D>(&self.frame[frame], patch, max, produced, &mut self.output) {
+                    match D::decompress_frame(
+                        &self.frame[frame],
+                        patch,
+                        max,
+                        produced,
+                        &mut self.output,
+                    ) {
                         Inflated::Done => {
                             self.ready = true;
                             return Ok(Some(()));
@@ -429,7 +429,7 @@ pub(crate) fn decompress_whole<D: Decompressor>(
     if skim.produced() > max as u64 {
         return Err(ParseError::frame_too_large(max));
     }
-    match inflate::<D>(&data[..len], D::patch(&skim), max, skim.produced(), output) {
+    match D::decompress_frame(&data[..len], D::patch(&skim), max, skim.produced(), output) {
         Inflated::Done => {}
         Inflated::TooLarge => return Err(ParseError::frame_too_large(max)),
         Inflated::Failed(message) => return Err(invalid(message)),

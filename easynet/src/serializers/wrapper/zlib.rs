@@ -10,7 +10,7 @@ use crate::error::{BoxError, ParseError, ProtocolError};
 use crate::protocol::DEFAULT_MAX_FRAME_SIZE;
 use crate::protocol::compressed::deflate::DeflateSkim;
 use crate::protocol::compressed::{
-    Decompressor, Inflating, SkimError, Step, decompress_whole, first_error,
+    Decompressor, Inflated, Inflating, SkimError, Step, decompress_whole,
 };
 use crate::serializers::{PacketDeserializer, PacketSerializer, append_or_rollback};
 
@@ -161,10 +161,39 @@ impl Decompressor for ZlibDecompressor {
         })
     }
 
-    fn refused(data: &[u8], _error: SkimError) -> String {
-        // The inflater's own words (what it said before the skimmer existed); 64 KiB of
-        // output is plenty to reach the bytes the skimmer stopped at.
-        first_error::<Self>(data, 64 * 1024)
-            .unwrap_or_else(|| "deflate decompression error".to_owned())
+    fn refused(_data: &[u8], _error: SkimError) -> String {
+        // What flate2 says of every stream miniz_oxide refuses (it has no other message).
+        "deflate decompression error".to_owned()
+    }
+
+    /// One call of miniz_oxide's inflater (flate2's backend) straight into the packet's
+    /// buffer, of the exact size the skimmer counted: no 32 KiB window to set up, as
+    /// flate2's streaming API needs, since the output itself is the window.
+    fn decompress_frame(
+        frame: &[u8],
+        _patch: Option<(usize, u8)>,
+        max: usize,
+        hint: u64,
+        output: &mut Vec<u8>,
+    ) -> Inflated {
+        use miniz_oxide::inflate::TINFLStatus;
+        use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
+        let Ok(len) = usize::try_from(hint) else {
+            return Inflated::TooLarge;
+        };
+        if len > max {
+            return Inflated::TooLarge;
+        }
+        output.clear();
+        output.resize(len, 0);
+        let mut state = Box::new(DecompressorOxide::new());
+        let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
+            | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+            | inflate_flags::TINFL_FLAG_COMPUTE_ADLER32;
+        let (status, read, written) = decompress(&mut state, frame, output, 0, flags);
+        match status {
+            TINFLStatus::Done if read == frame.len() && written == len => Inflated::Done,
+            _ => Inflated::Failed(Self::refused(frame, SkimError::Data)),
+        }
     }
 }
