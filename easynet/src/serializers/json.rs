@@ -30,6 +30,10 @@ use crate::error::{BoxError, ParseError};
 ///   `null`.
 /// - Integers beyond 64 bits (Python's big ints) become `f64` in `serde_json::Value`;
 ///   decode into `Box<serde_json::value::RawValue>` to keep their exact text.
+///
+/// Received arrays and objects may nest 256 levels deep, as in CBOR and MessagePack
+/// (serde_json alone stops at 128); deeper is the parse error `invalid JSON: nested more
+/// than 256 levels deep`.
 pub struct JsonSerializer<T> {
     ensure_ascii: bool,
     _packet: PhantomData<fn() -> T>,
@@ -74,11 +78,22 @@ impl<T> JsonSerializer<T> {
     }
 
     /// Reads one document (surrounding whitespace allowed) from `data`.
+    ///
+    /// Arrays and objects may nest [`MAX_DEPTH`] levels deep (as CBOR and MessagePack),
+    /// where serde_json alone stops at 128: a Python peer may send more. The depth is
+    /// checked first by a scan of the brackets, so serde_json's own recursion, unbounded
+    /// here, never goes deeper than that (a 256-deep `serde_json::Value` takes less than
+    /// 512 KiB of stack even in a debug build, a quarter of a tokio worker's 2 MiB).
     pub(crate) fn read(data: &[u8]) -> Result<T, ParseError>
     where
         T: DeserializeOwned,
     {
-        serde_json::from_slice(data).map_err(|e| ParseError::invalid("invalid JSON", e))
+        check_depth(data)?;
+        let mut deserializer = serde_json::Deserializer::from_slice(data);
+        deserializer.disable_recursion_limit();
+        T::deserialize(&mut deserializer)
+            .and_then(|packet| deserializer.end().map(|()| packet))
+            .map_err(|e| ParseError::invalid("invalid JSON", e))
     }
 }
 
@@ -117,6 +132,48 @@ impl<T: DeserializeOwned> PacketDeserializer for JsonSerializer<T> {
     fn deserialize(&mut self, data: &[u8]) -> Result<T, ParseError> {
         Self::read(data)
     }
+}
+
+/// How deeply arrays and objects may nest in a received document.
+pub(crate) const MAX_DEPTH: usize = 256;
+
+/// Refuses a document whose arrays and objects nest more than [`MAX_DEPTH`] levels
+/// (brackets inside strings do not count), in one pass. Anything else is left to
+/// serde_json.
+fn check_depth(data: &[u8]) -> Result<(), ParseError> {
+    let mut depth = 0usize;
+    let mut pos = 0;
+    while pos < data.len() {
+        match data[pos] {
+            b'"' => {
+                // Skip the string: to the next quote that is not escaped.
+                pos += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', data.get(pos..).unwrap_or_default()) {
+                        None => return Ok(()),
+                        Some(j) if data[pos + j] == b'\\' => pos += j + 2,
+                        Some(j) => {
+                            pos += j + 1;
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ParseError::invalid_msg(format!(
+                        "invalid JSON: nested more than {MAX_DEPTH} levels deep"
+                    )));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        pos += 1;
+    }
+    Ok(())
 }
 
 /// serde_json's compact formatter, escaping what Python's `ensure_ascii=True` escapes:
