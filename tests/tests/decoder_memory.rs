@@ -67,7 +67,7 @@ fn allocated_while_decoding<D: Decoder<Item = Value, Error = ProtocolError> + Cl
         }
     }
     let total = ALLOCATOR.total_allocated() - before;
-    assert_eq!(got, [expected.clone()]);
+    assert_eq!(got, std::slice::from_ref(expected));
     total
 }
 

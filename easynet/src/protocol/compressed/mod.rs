@@ -47,15 +47,15 @@ pub(crate) mod bzip2;
 #[cfg(feature = "zlib")]
 pub(crate) mod deflate;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 
 use crate::error::{ParseError, ProtocolError};
 
 /// The first size of the decompression buffer (it grows up to the frame limit).
 const FIRST_OUTPUT: usize = 4 * 1024;
 
-/// Buffers up to this size are kept from one packet to the next; larger ones are freed
-/// once their packet is handed out, so that an idle connection holds little.
+/// An output buffer up to this size is kept from one packet to the next; a larger one is
+/// freed once its packet is handed out, so that an idle connection holds little.
 const KEEP: usize = 16 * 1024;
 
 /// How much output of an over-long packet is skipped to find where it ends, in multiples
@@ -217,12 +217,14 @@ fn inflate<D: Decompressor>(
 }
 
 /// The receiving state of a compression wrapper (see the module's doc).
+///
+/// The received bytes of a frame stay in the caller's buffer (`src`) until the frame is
+/// complete, as tokio-util's decoders leave what they cannot decode yet: the reader then
+/// sees a partial frame as buffered bytes (the frame timeout watches those), and one
+/// buffer holds them.
 #[derive(Debug)]
 pub(crate) struct Inflating<D: Decompressor> {
     skim: D::Skim,
-    /// Received bytes: `frame[start..]` is the current frame, and what came after it.
-    frame: Vec<u8>,
-    start: usize,
     /// The decompressed packet.
     output: Vec<u8>,
     /// The last packet was handed out: start afresh on the next call.
@@ -246,8 +248,6 @@ impl<D: Decompressor> Inflating<D> {
     pub(crate) fn new(max_frame_size: usize) -> Self {
         Inflating {
             skim: D::Skim::default(),
-            frame: Vec::new(),
-            start: 0,
             output: Vec::new(),
             ready: false,
             discarding: false,
@@ -268,26 +268,15 @@ impl<D: Decompressor> Inflating<D> {
 
     /// Drops every byte received (after bad data: we cannot tell where the next packet
     /// starts, so the next bytes received start one, as easynetwork drops the chunk).
-    fn drop_all(&mut self) {
-        self.frame.clear();
-        self.start = 0;
+    fn drop_all(&mut self, src: &mut BytesMut) {
+        src.clear();
         self.skim.reset();
     }
 
-    /// Before waiting for more bytes: drops what was used, frees a large buffer.
-    fn settle(&mut self) {
-        if self.start > 0 {
-            self.frame.drain(..self.start);
-            self.start = 0;
-        }
-        if self.frame.capacity() > KEEP && self.frame.capacity() > 2 * self.frame.len() {
-            self.frame.shrink_to(self.frame.len().max(KEEP / 2));
-        }
-    }
-
-    /// Takes the received bytes of `src` (all of them). `Some` when a packet is
-    /// complete: its bytes are [`packet`](Self::packet), and what followed it is kept for
-    /// the next call.
+    /// Skims the start of `src`. `Some` when a packet is complete: its bytes are
+    /// [`packet`](Self::packet), and what followed it stays in `src`. `None` when the
+    /// frame is not complete yet: its bytes stay in `src`, and the skimmer remembers
+    /// where it stopped, so the next call looks only at what is new.
     pub(crate) fn feed(&mut self, src: &mut BytesMut) -> Result<Option<()>, ProtocolError> {
         if std::mem::take(&mut self.ready) {
             self.output.clear();
@@ -295,34 +284,29 @@ impl<D: Decompressor> Inflating<D> {
                 self.output = Vec::new();
             }
         }
-        self.frame.extend_from_slice(src);
-        src.clear();
         let max = self.max_frame_size;
         loop {
-            let pending = &self.frame[self.start..];
-            if pending.is_empty() {
-                self.settle();
+            if src.is_empty() {
                 return Ok(None);
             }
             if self.discarding {
-                match self.skim.scan(pending) {
+                match self.skim.scan(src) {
                     Err(_) => {
                         // Garbage inside a frame already reported as too large: go on.
-                        self.drop_all();
+                        self.drop_all(src);
                         self.discarding = false;
                         return Ok(None);
                     }
                     Ok(Some(len)) => {
-                        self.start += len;
+                        src.advance(len);
                         self.skim.reset();
                         self.discarding = false;
                         continue;
                     }
                     Ok(None) => {
                         let done = self.skim.scanned_bytes();
-                        self.start += done;
+                        src.advance(done);
                         self.skim.forget(done);
-                        self.settle();
                         let skipped = self.skim.produced();
                         if skipped > DISCARD_FACTOR * max as u64 {
                             return Err(ProtocolError::Io(std::io::Error::new(
@@ -339,19 +323,18 @@ impl<D: Decompressor> Inflating<D> {
                 }
             }
             let limit = compressed_limit(max);
-            let window = &pending[..pending.len().min(limit)];
+            let window = &src[..src.len().min(limit)];
             match self.skim.scan(window) {
                 Err(error) => {
-                    let at = (self.skim.scanned_bytes() + 64).min(pending.len());
-                    let message = D::refused(&pending[..at], error);
-                    self.drop_all();
+                    let at = (self.skim.scanned_bytes() + 64).min(src.len());
+                    let message = D::refused(&src[..at], error);
+                    self.drop_all(src);
                     return Err(invalid::<D>(&message));
                 }
                 Ok(Some(len)) => {
                     let (patch, produced) = (D::patch(&self.skim), self.skim.produced());
                     self.skim.reset();
-                    let frame = self.start..self.start + len;
-                    self.start += len;
+                    let frame = src.split_to(len);
                     if produced > max as u64 {
                         return Err(ParseError::frame_too_large(max).into());
                     }
@@ -359,13 +342,7 @@ impl<D: Decompressor> Inflating<D> {
                     {
                         self.decompressions += 1;
                     }
-                    match D::decompress_frame(
-                        &self.frame[frame],
-                        patch,
-                        max,
-                        produced,
-                        &mut self.output,
-                    ) {
+                    match D::decompress_frame(&frame, patch, max, produced, &mut self.output) {
                         Inflated::Done => {
                             self.ready = true;
                             return Ok(Some(()));
@@ -376,7 +353,7 @@ impl<D: Decompressor> Inflating<D> {
                         }
                         Inflated::Failed(message) => {
                             self.output.clear();
-                            self.drop_all();
+                            self.drop_all(src);
                             return Err(invalid::<D>(&message));
                         }
                     }
@@ -385,13 +362,11 @@ impl<D: Decompressor> Inflating<D> {
                     if self.skim.produced() > max as u64 || window.len() == limit {
                         // Over the limit: report it now, skip the rest of the stream.
                         let done = self.skim.scanned_bytes();
-                        self.start += done;
+                        src.advance(done);
                         self.skim.forget(done);
                         self.discarding = true;
-                        self.settle();
                         return Err(ParseError::frame_too_large(max).into());
                     }
-                    self.settle();
                     return Ok(None);
                 }
             }
@@ -637,13 +612,15 @@ mod tests {
         for chunk in [1, 3, 64, wire.len()] {
             let mut inflating = Inflating::<D>::new(100_000);
             let mut got = Vec::new();
+            // One receive buffer, as a reader keeps: a partial frame stays in it.
+            let mut src = BytesMut::new();
             for piece in wire.chunks(chunk) {
-                let mut src = BytesMut::from(piece);
+                src.extend_from_slice(piece);
                 while let Some(()) = inflating.feed(&mut src).unwrap() {
                     got.push(inflating.packet().to_vec());
                 }
-                assert!(src.is_empty());
             }
+            assert!(src.is_empty(), "chunks of {chunk}: bytes left over");
             assert_eq!(got, packets, "chunks of {chunk}");
             assert_eq!(inflating.decompressions as usize, packets.len());
         }
