@@ -92,6 +92,19 @@ pub async fn within<F: std::future::IntoFuture>(future: F) -> F::Output {
         .expect("test step timed out")
 }
 
+/// Polls `condition` until it holds, failing the test after [`STEP`]: for a state that
+/// has no event of its own to wait on (a counter, a log line, a count of descriptors).
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + STEP;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {STEP:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// A raw line-oriented TCP peer, to send exact bytes and read exact lines.
 pub struct RawPeer {
     reader: BufReader<OwnedReadHalf>,

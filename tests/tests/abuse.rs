@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use easynet_tests::{RawPeer, STEP, ServerProcess, example_binary, within};
+use easynet_tests::{RawPeer, ServerProcess, eventually, example_binary, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
@@ -22,19 +22,6 @@ async fn echo_server(args: &[&str]) -> ServerProcess {
         .args(args)
         .env("RUST_LOG", "warn");
     ServerProcess::spawn(command, "echo_server").await
-}
-
-/// Polls `condition` (reading the server's `/proc`) until it holds, failing the test
-/// after [`STEP`]: for what has no event of its own (a count of open descriptors).
-async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + STEP;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not within {STEP:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Echoes one line through a fresh connection: the server still serves.

@@ -4,10 +4,9 @@
 //! binary (its own process).
 
 use std::fs::File;
-use std::time::Duration;
 
 use easynet::{HandlerError, JsonLines, StreamClient, StreamRequestHandler, handler, recv};
-use easynet_tests::{logs, serve, within};
+use easynet_tests::{eventually, logs, serve, within};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -47,13 +46,11 @@ async fn running_out_of_descriptors_pauses_accepting() {
         .expect("connect with the last descriptor");
 
     // The server keeps retrying, pausing between attempts, and logs why.
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    eventually("the accept failure logged", || {
+        logs.has_line_with(&["WARN", "accept failed", "pausing"])
+    })
+    .await;
     assert!(running.server.is_serving());
-    assert!(
-        logs.has_line_with(&["WARN", "accept failed", "pausing"]),
-        "{}",
-        logs.text()
-    );
 
     // Descriptors come back: the waiting connection is accepted and served.
     drop(hoard);

@@ -11,7 +11,7 @@ use easynet::{
     ClientLocal, HandlerError, JsonLines, RecvError, SendError, StreamClient, StreamRequestHandler,
     handler, recv,
 };
-use easynet_tests::{RawPeer, logs, serve, within};
+use easynet_tests::{RawPeer, eventually, logs, serve, within};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -471,7 +471,10 @@ async fn on_disconnection_runs_once_whatever_ended_the_connection() {
     }
     // And one more at shutdown for a client still connected.
     let _idle = RawPeer::connect(running.addr).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    eventually("the idle client connected", || {
+        running.server.client_count() == 1
+    })
+    .await;
     let handler_disconnections = || {
         running
             .server

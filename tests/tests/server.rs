@@ -8,7 +8,7 @@ use easynet::{
     BytesLines, ExitStack, HandlerError, JsonLines, ServerError, ServerHandle, StreamClient,
     StreamRequestHandler, TcpClient, TcpServer, handler, recv,
 };
-use easynet_tests::{RawPeer, serve, start, within};
+use easynet_tests::{RawPeer, eventually, serve, start, within};
 use serde_json::{Value, json};
 
 struct Echo;
@@ -236,8 +236,10 @@ async fn service_init_runs_once_and_its_exit_stack_unwinds_in_reverse_at_shutdow
     assert_eq!(peer2.json().await, json!(2));
     // The background task runs while serving.
     let ticks = running.server.handler().ticks.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    assert!(running.server.handler().ticks.load(Ordering::SeqCst) > ticks);
+    eventually("the background task ticked", || {
+        running.server.handler().ticks.load(Ordering::SeqCst) > ticks
+    })
+    .await;
 
     let server = running.server.clone();
     running.stop().await;
@@ -362,7 +364,10 @@ async fn shutdown_drops_busy_handlers_after_the_shutdown_timeout() {
     busy.send(b"work\n").await;
     assert_eq!(busy.line().await.unwrap(), "work");
     let _idle = RawPeer::connect(running.addr).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    eventually("the idle client connected", || {
+        running.server.client_count() == 2
+    })
+    .await;
 
     let started = Instant::now();
     let server = running.server.clone();

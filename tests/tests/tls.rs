@@ -21,7 +21,8 @@ use easynet::{
 };
 use easynet_tests::tls::TestPki;
 use easynet_tests::{
-    Running, STEP, ServerProcess, example_binary, logs, run_process, serve, start, within,
+    Running, STEP, ServerProcess, eventually, example_binary, logs, run_process, serve, start,
+    within,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -489,7 +490,10 @@ async fn shutdown_does_not_wait_for_pending_handshakes() {
     let pki = TestPki::new();
     let (running, _stats) = tls_server(pki.server_config(), |b| b).await;
     let mut silent = TcpStream::connect(running.addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the handshake started", || {
+        running.server.connection_count() == 1
+    })
+    .await;
     let started = Instant::now();
     running.stop().await;
     assert!(
