@@ -101,6 +101,7 @@
 #[cfg(test)]
 extern crate self as easynet;
 
+pub mod blocking;
 mod client;
 mod connection;
 mod error;

@@ -98,6 +98,20 @@ impl ClientTls {
         self.shutdown_timeout
     }
 
+    pub(crate) fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    /// The name to check the server's certificate against: the one set, or `host`.
+    pub(crate) fn server_name_for(&self, host: &str) -> io::Result<ServerName<'static>> {
+        match &self.server_name {
+            Some(name) => Ok(name.clone()),
+            None => {
+                parse_server_name(host).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+            }
+        }
+    }
+
     /// Runs the client handshake over `stream`, bounded by the handshake timeout. `host` is
     /// the name to check when no explicit server name was set.
     pub(crate) async fn connect<S>(
@@ -108,11 +122,7 @@ impl ClientTls {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let name = match &self.server_name {
-            Some(name) => name.clone(),
-            None => parse_server_name(host)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-        };
+        let name = self.server_name_for(host)?;
         let shown = name.to_str().into_owned();
         let handshake = self.connector.connect(name, stream);
         let stream = tokio::time::timeout(self.handshake_timeout, handshake)
