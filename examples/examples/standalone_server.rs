@@ -1,0 +1,94 @@
+//! "Server Object" of the how-to, with the synchronous API: a `StandaloneTcpServer` (the
+//! async server on a tokio runtime of its own) whose `serve_forever()` blocks a plain
+//! `fn main` until Ctrl-C or SIGTERM. Its handler echoes every JSON request.
+//!
+//! ```text
+//! cargo run -p easynet-examples --example standalone_server -- --port 9000 [--host HOST] [--workers N]
+//! ```
+//!
+//! On startup it prints `standalone_server listening on HOST:PORT` (with `--port 0`, the
+//! port picked), then serves; try it with `blocking_client --port PORT`.
+
+use std::io::Write;
+
+use clap::Parser;
+use easynet::blocking::StandaloneTcpServer;
+use easynet::{
+    BoxError, HandlerError, JsonLines, ShutdownSignal, StreamClient, StreamRequestHandler,
+    TcpServer, handler, recv,
+};
+use serde_json::Value;
+
+struct MyRequestHandler;
+
+impl StreamRequestHandler for MyRequestHandler {
+    type Request = Value;
+    type Response = Value;
+
+    #[handler]
+    async fn handle(&self, client: &StreamClient<Value>) -> Result<(), HandlerError> {
+        let request = recv!()?;
+        client.send_packet(&request).await?;
+        Ok(())
+    }
+}
+
+/// Serves JSON echo with blocking calls until Ctrl-C or SIGTERM.
+#[derive(Parser)]
+struct Args {
+    /// The host to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The port to listen on (0: a free port).
+    #[arg(long)]
+    port: u16,
+    /// The server runtime's worker threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+fn main() -> Result<(), BoxError> {
+    easynet_examples::init_tracing("info");
+    let Args {
+        host,
+        port,
+        workers,
+    } = Args::parse();
+    let protocol = JsonLines::<Value>::new();
+    let handler = MyRequestHandler;
+
+    // Create the server, binding to `host` on `port`: the async builder's bind() runs on
+    // the server's own runtime.
+    let bind = TcpServer::builder(protocol, handler)
+        .host(host)
+        .port(port)
+        .bind();
+    let server = StandaloneTcpServer::new(workers, bind)?;
+
+    // Ctrl-C (and SIGTERM) shut the server down from its runtime; caught from now on.
+    let signals = {
+        let _runtime = server.runtime_handle().enter();
+        ShutdownSignal::new()?
+    };
+    let handle = server.handle();
+    server.runtime_handle().spawn(async move {
+        let mut signals = signals;
+        signals.recv().await;
+        tracing::info!("interrupted, shutting down");
+        handle.shutdown().await;
+    });
+
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "standalone_server listening on {}",
+        server.local_addrs()[0]
+    )?;
+    stdout.flush()?;
+    drop(stdout);
+
+    // Activate the server; this will keep running until you interrupt the program with
+    // Ctrl-C
+    server.serve_forever()?;
+    Ok(())
+}
