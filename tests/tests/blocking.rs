@@ -335,3 +335,29 @@ fn standalone_server_serve_forever_and_shutdown_from_other_threads() {
     ));
     server.shutdown();
 }
+
+#[cfg(unix)]
+#[test]
+fn standalone_unix_server_and_blocking_unix_client() {
+    use easynet::UnixServer;
+    use easynet::blocking::{StandaloneUnixServer, UnixClient};
+
+    let dir = std::env::temp_dir().join(format!("easynet-blocking-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let bind = UnixServer::builder(&path, JsonLines::new(), Echo).bind();
+    let running = ServerThread::start(StandaloneUnixServer::new(1, bind).unwrap()).unwrap();
+    assert!(running.server().local_addrs().is_empty());
+    let client = UnixClient::connect_unix(&path, JsonLines::<Value>::new()).unwrap();
+    assert_eq!(client.remote_address().as_unix_path(), Some(path.as_path()));
+    client.send_packet(&json!({"over": "unix"})).unwrap();
+    assert_eq!(
+        client.recv_packet_timeout(STEP).unwrap(),
+        json!({"over": "unix"})
+    );
+    client.close();
+    // Dropping the thread handle stops the server.
+    drop(running);
+    assert!(UnixClient::connect_unix(&path, JsonLines::<Value>::new()).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,6 +10,41 @@
 //!   `shutdown` from any thread), the analog of easynetwork's
 //!   `StandaloneTCPNetworkServer`; [`ServerThread`] runs one in the background, the
 //!   analog of its `NetworkServerThread`.
+//!
+//! ```
+//! use easynet::blocking::{ServerThread, StandaloneTcpServer, TcpClient};
+//! use easynet::{handler, recv, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpServer};
+//! use serde_json::{json, Value};
+//!
+//! struct Echo;
+//!
+//! impl StreamRequestHandler for Echo {
+//!     type Request = Value;
+//!     type Response = Value;
+//!
+//!     #[handler]
+//!     async fn handle(&self, client: &StreamClient<Value>) -> Result<(), HandlerError> {
+//!         let request = recv!()?;
+//!         client.send_packet(&request).await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // The async builder's bind() runs on the server's own runtime (2 worker threads).
+//!     let bind = TcpServer::builder(JsonLines::new(), Echo).host("127.0.0.1").bind();
+//!     let running = ServerThread::start(StandaloneTcpServer::new(2, bind)?)?;
+//!
+//!     let addr = running.server().local_addrs()[0];
+//!     let client = TcpClient::connect(addr, JsonLines::<Value>::new())?;
+//!     client.send_packet(&json!({"message": "Hello"}))?;
+//!     assert_eq!(client.recv_packet()?, json!({"message": "Hello"}));
+//!     client.close();
+//!
+//!     running.stop()?;
+//!     Ok(())
+//! }
+//! ```
 
 mod client;
 mod send_lock;
