@@ -18,7 +18,7 @@ pub(super) enum Socket {
 
 impl Socket {
     /// Bounds the reads that follow (`None`: no bound). A zero `timeout` is raised to one
-    /// microsecond (the kernel takes zero as "no bound").
+    /// microsecond (std refuses a zero timeout, which the kernel would take as "no bound").
     pub(super) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         let timeout = timeout.map(|t| t.max(Duration::from_micros(1)));
         match self {
