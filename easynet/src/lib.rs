@@ -174,6 +174,7 @@ pub use service::{ExitStack, ServerError, ServerHandle, ServerTask, ShutdownSign
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use transport::tls;
 pub use transport::{Address, PeerCredentials};
+pub use transport::{ProxyInfo, TrustedSources, TrustedSourcesError};
 
 /// Turns an `async fn` with `recv!()` points into a request handler's generator.
 ///
@@ -300,4 +301,5 @@ pub mod __private {
     pub use crate::connection::{Handler, Recv, RecvParams, RecvSlot, StreamClient};
     pub use crate::error::HandlerError;
     pub use crate::handler::{IntoHandlerResult, IntoTimeout, StreamRequestHandler};
+    pub use crate::transport::proxy::fuzz_header as fuzz_proxy_header;
 }

@@ -109,6 +109,9 @@ pub(crate) struct Peer {
     pub(crate) nodelay: bool,
     /// A Unix-socket peer's credentials.
     pub(crate) credentials: Option<PeerCredentials>,
+    /// What a trusted proxy's PROXY protocol header said (`remote` is then the client's
+    /// address it gave).
+    pub(crate) proxy: Option<Box<crate::transport::ProxyInfo>>,
 }
 
 struct Shared<Response> {
@@ -648,6 +651,20 @@ impl<Response> StreamClient<Response> {
     /// Unix-socket client; `None` otherwise.
     pub fn peer_credentials(&self) -> Option<PeerCredentials> {
         self.shared.peer.credentials
+    }
+
+    /// The proxy's address, for a connection that came through a trusted proxy with a
+    /// PROXY protocol header ([`TcpServerBuilder::proxy_protocol`](crate::TcpServerBuilder::proxy_protocol));
+    /// [`remote_address`](Self::remote_address) is then the client's. `None` for a
+    /// direct connection.
+    pub fn proxy_address(&self) -> Option<&Address> {
+        self.proxy().map(crate::transport::ProxyInfo::proxy_address)
+    }
+
+    /// What the PROXY protocol header said (its version, addresses and v2 TLVs: ALPN,
+    /// authority, unique id), for a connection that came through a trusted proxy.
+    pub fn proxy(&self) -> Option<&crate::transport::ProxyInfo> {
+        self.shared.peer.proxy.as_deref()
     }
 
     /// Whether `TCP_NODELAY` is on for this connection (the server turns it on for every

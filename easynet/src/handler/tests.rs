@@ -48,6 +48,7 @@ fn client_writing_to(io: impl AsyncWrite + Send + Unpin + 'static) -> StreamClie
             local: crate::Address::Inet("127.0.0.1:2".parse().unwrap()),
             nodelay: true,
             credentials: None,
+            proxy: None,
         },
         SendOptions {
             high_water: 64 * 1024,

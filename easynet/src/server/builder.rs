@@ -116,4 +116,44 @@ where
         self.options.idle_timeout = timeout.into();
         self
     }
+
+    /// Takes the PROXY protocol (HAProxy's v1 text and v2 binary headers) from these
+    /// sources: a load balancer in front of the server opens each connection with a
+    /// header saying who the client is. Default: off.
+    ///
+    /// - A connection from a trusted source must begin with a header, read in the
+    ///   client's own task before TLS and any hook, within
+    ///   [`proxy_header_timeout`](Self::proxy_header_timeout). A malformed, over-long or
+    ///   missing header (the connection ends first, or the timeout passes) closes the
+    ///   connection, logged at `DEBUG`: nothing it sent reaches the handler.
+    /// - A connection from any other source is plain: its first bytes are data, even if
+    ///   they look like a header. The server never guesses.
+    /// - With the header, [`StreamClient::remote_address`](crate::StreamClient::remote_address)
+    ///   is the client's address the header gives,
+    ///   [`proxy_address`](crate::StreamClient::proxy_address) the proxy's, and
+    ///   [`proxy`](crate::StreamClient::proxy) the rest (v2's ALPN, authority and unique
+    ///   id TLVs). The bytes after the header, sent in the same segment or not, are the
+    ///   first request's.
+    /// - A v2 `LOCAL` header (a health check: HAProxy's `check` with `send-proxy-v2`)
+    ///   is logged at `DEBUG` and the connection closed: it reaches no hook.
+    /// - "accepted new connection" is logged once the header is read, with the client's
+    ///   real address.
+    ///
+    /// On a [`UnixServer`](crate::UnixServer), a peer has no IP address: only
+    /// [`TrustedSources::all`](crate::TrustedSources::all) takes headers there (the
+    /// socket file's permissions then decide who may connect).
+    pub fn proxy_protocol(mut self, trusted: crate::transport::TrustedSources) -> Self {
+        self.options.proxy_protocol = (!trusted.is_empty()).then_some(trusted);
+        self
+    }
+
+    /// How long a trusted source may take to send its whole PROXY protocol header,
+    /// from the accept. Default: 5 seconds (a proxy sends the header as soon as it has
+    /// connected; this bounds one that is stuck). Unused without
+    /// [`proxy_protocol`](Self::proxy_protocol). The shutdown abandons a header being
+    /// read at once.
+    pub fn proxy_header_timeout(mut self, timeout: Duration) -> Self {
+        self.options.proxy_header_timeout = timeout;
+        self
+    }
 }

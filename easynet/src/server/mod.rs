@@ -5,6 +5,7 @@
 mod builder;
 mod kind;
 mod options;
+mod proxy;
 mod registry;
 mod tcp;
 #[cfg(unix)]
@@ -416,6 +417,7 @@ where
             local: Address::Unknown,
             nodelay: false,
             credentials: None,
+            proxy: None,
         };
         let client = self.new_client(Box::new(write), peer);
         template.scope(self.run_connection(client, read)).await;
@@ -446,9 +448,9 @@ where
     ) {
         let inner = &*self.inner;
         if inner.options.log_client_connection {
-            tracing::info!(client = %client.remote_address(), tls = ?client.tls_version(), "accepted new connection");
+            tracing::info!(client = %client.remote_address(), tls = ?client.tls_version(), proxy = client.proxy_address().map(tracing::field::display), "accepted new connection");
         } else {
-            tracing::debug!(client = %client.remote_address(), tls = ?client.tls_version(), "accepted new connection");
+            tracing::debug!(client = %client.remote_address(), tls = ?client.tls_version(), proxy = client.proxy_address().map(tracing::field::display), "accepted new connection");
         }
         let registration = self
             .clients_registry()

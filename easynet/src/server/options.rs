@@ -23,6 +23,8 @@ pub struct ServerOptions {
     pub(crate) max_connections: Option<usize>,
     pub(crate) frame_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) proxy_protocol: Option<crate::transport::TrustedSources>,
+    pub(crate) proxy_header_timeout: Duration,
 }
 
 /// easynetwork's `listen()` backlog.
@@ -41,6 +43,9 @@ pub(crate) const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// `client_header_timeout` and `client_body_timeout` are 60 s each between reads; a
 /// whole frame of the default 64 KiB limit in 30 s still allows a peer at 2 KiB/s.
 pub(crate) const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a trusted proxy may take to send its PROXY protocol header: a proxy sends it
+/// as soon as it connects, so a few seconds cover a loaded proxy and bound a stuck one.
+pub(crate) const DEFAULT_PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Default for ServerOptions {
     fn default() -> Self {
@@ -57,6 +62,8 @@ impl Default for ServerOptions {
             max_connections: None,
             frame_timeout: Some(DEFAULT_FRAME_TIMEOUT),
             idle_timeout: None,
+            proxy_protocol: None,
+            proxy_header_timeout: DEFAULT_PROXY_HEADER_TIMEOUT,
         }
     }
 }
@@ -122,6 +129,17 @@ impl ServerOptions {
     /// `None`: forever.
     pub fn idle_timeout(&self) -> Option<Duration> {
         self.idle_timeout
+    }
+
+    /// The sources a PROXY protocol header is taken from; `None`: the PROXY protocol is
+    /// off (every connection is plain).
+    pub fn proxy_protocol(&self) -> Option<&crate::transport::TrustedSources> {
+        self.proxy_protocol.as_ref()
+    }
+
+    /// How long a trusted source may take to send its PROXY protocol header.
+    pub fn proxy_header_timeout(&self) -> Duration {
+        self.proxy_header_timeout
     }
 
     pub(crate) fn read_limits(&self) -> ReadLimits {

@@ -11,11 +11,13 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::kind::sealed;
+use super::proxy::Proxied;
 use super::{Server, ServerBuilder};
 use crate::connection::{Peer, Shutdown};
 use crate::handler::StreamRequestHandler;
 use crate::protocol::StreamProtocol;
 use crate::service::ServerHandle;
+use crate::transport::proxy::Rewind;
 use crate::transport::{self, Address};
 
 /// A [`Server`] on TCP: the analog of easynetwork's `AsyncTCPNetworkServer`.
@@ -85,19 +87,37 @@ impl sealed::Transport for Tcp {
                 return;
             }
         };
-        let peer = Peer {
+        let mut peer = Peer {
             remote: Address::Inet(remote),
             local: Address::Inet(local),
             nodelay,
             credentials: None,
+            proxy: None,
         };
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &server.transport().tls {
-            return server.serve_tls_client(tls, stream, peer).await;
+        let mut stream = stream;
+        match server.read_proxy_header(&mut stream, &mut peer).await {
+            Proxied::Close => {}
+            Proxied::Plain => {
+                #[cfg(feature = "tls")]
+                if let Some(tls) = &server.transport().tls {
+                    return server.serve_tls_client(tls, stream, peer).await;
+                }
+                let (read, write) = stream.into_split();
+                let client = server.new_client(Box::new(write), peer);
+                server.run_connection(client, read).await;
+            }
+            Proxied::Read(rest) => {
+                // The header came before TLS: the handshake reads what followed it first.
+                #[cfg(feature = "tls")]
+                if let Some(tls) = &server.transport().tls {
+                    let stream = Rewind::new(rest, stream);
+                    return server.serve_tls_client(tls, stream, peer).await;
+                }
+                let (read, write) = Rewind::new(rest, stream).map(TcpStream::into_split);
+                let client = server.new_client(Box::new(write), peer);
+                server.run_connection(client, read).await;
+            }
         }
-        let (read, write) = stream.into_split();
-        let client = server.new_client(Box::new(write), peer);
-        server.run_connection(client, read).await;
     }
 }
 
@@ -130,12 +150,14 @@ where
     /// The TLS path: handshake (bounded, and abandoned at shutdown), then the same
     /// connection driver over the TLS stream's halves.
     #[cfg(feature = "tls")]
-    async fn serve_tls_client(
+    async fn serve_tls_client<S>(
         &self,
         tls: &crate::transport::tls::ServerTls,
-        stream: TcpStream,
+        stream: S,
         peer: Peer,
-    ) {
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let inner = &*self.inner;
         let remote = peer.remote.clone();
         let handshake = tokio::select! {

@@ -8,11 +8,13 @@ use std::task::{Context, Poll};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::kind::sealed;
+use super::proxy::Proxied;
 use super::{Server, ServerBuilder};
 use crate::connection::{Peer, Shutdown};
 use crate::handler::StreamRequestHandler;
 use crate::protocol::StreamProtocol;
 use crate::service::ServerHandle;
+use crate::transport::proxy::Rewind;
 use crate::transport::{self, Address, UnixBind, UnixSocketFile};
 
 /// A [`Server`] on a Unix stream socket: the analog of easynetwork's
@@ -110,15 +112,27 @@ impl sealed::Transport for Unix {
             .map_or(Address::Unix(None), Address::from);
         let local = Address::Unix(Some(server.transport().path.clone()));
         let credentials = stream.peer_cred().ok().map(Into::into);
-        let peer = Peer {
+        let mut peer = Peer {
             remote,
             local,
             nodelay: false,
             credentials,
+            proxy: None,
         };
-        let (read, write) = stream.into_split();
-        let client = server.new_client(Box::new(write), peer);
-        server.run_connection(client, read).await;
+        let mut stream = stream;
+        match server.read_proxy_header(&mut stream, &mut peer).await {
+            Proxied::Close => {}
+            Proxied::Plain => {
+                let (read, write) = stream.into_split();
+                let client = server.new_client(Box::new(write), peer);
+                server.run_connection(client, read).await;
+            }
+            Proxied::Read(rest) => {
+                let (read, write) = Rewind::new(rest, stream).map(UnixStream::into_split);
+                let client = server.new_client(Box::new(write), peer);
+                server.run_connection(client, read).await;
+            }
+        }
     }
 }
 

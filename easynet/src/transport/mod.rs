@@ -1,10 +1,11 @@
 //! The transport layer: listening sockets (TCP in `tcp.rs`, Unix sockets in `unix.rs`),
 //! accepted connections, what accept errors mean (`accept.rs`), the addresses of either
-//! end (`address.rs`); with the `tls` feature, TLS (`tls/`). Everything above it sees a
+//! end (`address.rs`), the PROXY protocol's header (`proxy/`); with the `tls` feature, TLS (`tls/`). Everything above it sees a
 //! byte stream ([`ReadHalf`] for the read side, `AsyncWrite` for the write side).
 
 mod accept;
 mod address;
+pub(crate) mod proxy;
 mod read_half;
 mod tcp;
 #[cfg(feature = "tls")]
@@ -14,6 +15,7 @@ mod unix;
 
 pub(crate) use accept::{ACCEPT_PAUSE, AcceptFailure, classify_accept_error};
 pub use address::{Address, PeerCredentials};
+pub use proxy::{ProxyInfo, TrustedSources, TrustedSourcesError};
 pub(crate) use read_half::ReadHalf;
 pub(crate) use tcp::{bind_listeners, prepare_accepted};
 #[cfg(unix)]
