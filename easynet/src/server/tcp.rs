@@ -46,6 +46,8 @@ pub struct TcpConfig {
     hosts: Vec<String>,
     addrs: Vec<SocketAddr>,
     port: u16,
+    /// Listening sockets bound elsewhere.
+    inherited: Vec<socket2::Socket>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -215,6 +217,60 @@ where
         self
     }
 
+    /// Listens on a socket already bound (and listening), instead of binding one: a
+    /// listener a parent process made, or one of several given. With no
+    /// [`host`](Self::host) nor [`addr`](Self::addr), the server listens on the given
+    /// listeners only; otherwise on both. [`backlog`](ServerBuilder::backlog) and
+    /// [`reuse_port`](Self::reuse_port) do not apply to it (it is listening already).
+    pub fn std_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.config.inherited.push(socket2::Socket::from(listener));
+        self
+    }
+
+    /// Listens on an inherited file descriptor: systemd's socket activation, or a
+    /// socket a parent process passed. [`bind`](Self::bind) fails if it is not a TCP
+    /// socket that listens. As [`std_listener`](Self::std_listener) otherwise.
+    ///
+    /// With systemd, a `.socket` unit (`ListenStream=9000`, and `ReusePort=yes` for
+    /// several instances) passes its sockets from file descriptor 3
+    /// (`SD_LISTEN_FDS_START`) on, `LISTEN_FDS` of them, when `LISTEN_PID` is the
+    /// service's pid. Taking ownership of a raw descriptor is `unsafe` (only the caller
+    /// knows nobody else owns it):
+    ///
+    /// ```no_run
+    /// # use easynet::{handler, recv, HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpServer};
+    /// # struct Echo;
+    /// # impl StreamRequestHandler for Echo {
+    /// #     type Request = serde_json::Value;
+    /// #     type Response = serde_json::Value;
+    /// #     #[handler]
+    /// #     async fn handle(&self, client: &StreamClient<Self::Response>) -> Result<(), HandlerError> {
+    /// #         let request = recv!()?;
+    /// #         client.send_packet(&request).await?;
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::os::fd::{FromRawFd, OwnedFd};
+    ///
+    /// let ours = std::env::var("LISTEN_PID").ok() == Some(std::process::id().to_string());
+    /// assert!(ours && std::env::var("LISTEN_FDS").as_deref() == Ok("1"));
+    /// // SAFETY: systemd passed descriptor 3 to this process, and nothing else owns it.
+    /// let fd = unsafe { OwnedFd::from_raw_fd(3) };
+    /// let server = TcpServer::builder(JsonLines::new(), Echo)
+    ///     .listener_fd(fd)
+    ///     .bind()
+    ///     .await?;
+    /// server.serve_forever().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(unix)]
+    #[cfg_attr(docsrs, doc(cfg(unix)))]
+    pub fn listener_fd(mut self, fd: std::os::fd::OwnedFd) -> Self {
+        self.config.inherited.push(socket2::Socket::from(fd));
+        self
+    }
+
     /// Set `SO_REUSEPORT` on the listening sockets. Default: off.
     pub fn reuse_port(mut self, enabled: bool) -> Self {
         self.options.reuse_port = enabled;
@@ -267,7 +323,7 @@ where
         }
         let (backlog, reuse_port) = (self.options.backlog, self.options.reuse_port);
         let mut listeners = Vec::new();
-        if addrs.is_empty() {
+        if addrs.is_empty() && config.inherited.is_empty() {
             // Every interface: IPv4 and, where the system has it, IPv6.
             let any4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.port);
             listeners.extend(transport::bind_listeners(&[any4], backlog, reuse_port)?);
@@ -279,13 +335,18 @@ where
         } else {
             listeners = transport::bind_listeners(&addrs, backlog, reuse_port)?;
         }
+        let mut builder = self;
+        for socket in std::mem::take(&mut builder.config.inherited) {
+            listeners.push(transport::adopt_listener(socket)?);
+        }
+        let this = builder;
         let addrs = listeners
             .iter()
             .map(TcpListener::local_addr)
             .collect::<io::Result<Vec<_>>>()?;
-        let handle = ServerHandle::new(addrs, Shutdown::new(self.options.shutdown_timeout));
+        let handle = ServerHandle::new(addrs, Shutdown::new(this.options.shutdown_timeout));
         #[cfg(feature = "tls")]
-        let tls = self
+        let tls = this
             .config
             .tls
             .clone()
@@ -295,6 +356,6 @@ where
             #[cfg(feature = "tls")]
             tls,
         };
-        Ok(Server::new(self, transport, handle))
+        Ok(Server::new(this, transport, handle))
     }
 }

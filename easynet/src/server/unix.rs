@@ -69,6 +69,8 @@ pub struct UnixConfig {
     mode: Option<u32>,
     remove_stale: bool,
     remove_on_close: bool,
+    /// A listening socket bound elsewhere, used instead of binding `path`.
+    inherited: Option<socket2::Socket>,
 }
 
 impl Default for UnixConfig {
@@ -78,6 +80,7 @@ impl Default for UnixConfig {
             mode: None,
             remove_stale: true,
             remove_on_close: true,
+            inherited: None,
         }
     }
 }
@@ -157,6 +160,44 @@ where
         ServerBuilder::new(protocol, handler, config)
     }
 
+    /// Starts building a server on a Unix listener already bound and listening (made by
+    /// a parent process); call [`bind`](UnixServerBuilder::bind) to create it. The
+    /// socket file is left in place when the server closes unless
+    /// [`remove_on_close`](UnixServerBuilder::remove_on_close) says otherwise (whoever
+    /// bound it owns it); [`mode`](UnixServerBuilder::mode),
+    /// [`remove_stale`](UnixServerBuilder::remove_stale) and the backlog do not apply.
+    pub fn from_std_listener(
+        listener: std::os::unix::net::UnixListener,
+        protocol: P,
+        handler: H,
+    ) -> UnixServerBuilder<H, P> {
+        Self::inherited(socket2::Socket::from(listener), protocol, handler)
+    }
+
+    /// Starts building a server on an inherited file descriptor: systemd's socket
+    /// activation (`ListenStream=/run/app.sock` in a `.socket` unit), or a socket a
+    /// parent process passed; [`bind`](UnixServerBuilder::bind) fails if it is not a
+    /// listening Unix stream socket bound to a path. See
+    /// [`TcpServerBuilder::listener_fd`](crate::TcpServerBuilder::listener_fd) for how
+    /// systemd passes descriptors; as [`from_std_listener`](Self::from_std_listener)
+    /// otherwise.
+    pub fn from_listener_fd(
+        fd: std::os::fd::OwnedFd,
+        protocol: P,
+        handler: H,
+    ) -> UnixServerBuilder<H, P> {
+        Self::inherited(socket2::Socket::from(fd), protocol, handler)
+    }
+
+    fn inherited(socket: socket2::Socket, protocol: P, handler: H) -> UnixServerBuilder<H, P> {
+        let config = UnixConfig {
+            remove_on_close: false,
+            inherited: Some(socket),
+            ..UnixConfig::default()
+        };
+        ServerBuilder::new(protocol, handler, config)
+    }
+
     /// The socket file's path.
     pub fn path(&self) -> &Path {
         &self.transport().path
@@ -191,12 +232,17 @@ where
     }
 
     /// Binds the socket.
-    pub async fn bind(self) -> io::Result<UnixServer<H, P>> {
+    pub async fn bind(mut self) -> io::Result<UnixServer<H, P>> {
+        if let Some(socket) = self.config.inherited.take() {
+            let bound = transport::adopt_unix(socket, self.config.remove_on_close)?;
+            return Ok(Self::serve_bound(self, bound));
+        }
         let UnixConfig {
             path,
             mode,
             remove_stale,
             remove_on_close,
+            inherited: _,
         } = &self.config;
         let bound = transport::bind_unix(
             path,
@@ -207,11 +253,15 @@ where
                 remove_on_close: *remove_on_close,
             },
         )?;
+        Ok(Self::serve_bound(self, bound))
+    }
+
+    fn serve_bound(self, bound: (UnixListener, UnixSocketFile)) -> UnixServer<H, P> {
         let handle = ServerHandle::new(Vec::new(), Shutdown::new(self.options.shutdown_timeout));
         let transport = Unix {
             path: bound.1.path().to_owned(),
             listening: Mutex::new(Some(bound)),
         };
-        Ok(Server::new(self, transport, handle))
+        Server::new(self, transport, handle)
     }
 }

@@ -17,6 +17,6 @@ pub(crate) use accept::{ACCEPT_PAUSE, AcceptFailure, classify_accept_error};
 pub use address::{Address, PeerCredentials};
 pub use proxy::{ProxyInfo, TrustedSources, TrustedSourcesError};
 pub(crate) use read_half::ReadHalf;
-pub(crate) use tcp::{bind_listeners, prepare_accepted};
+pub(crate) use tcp::{adopt_listener, bind_listeners, prepare_accepted};
 #[cfg(unix)]
-pub(crate) use unix::{UnixBind, UnixSocketFile, bind_unix};
+pub(crate) use unix::{UnixBind, UnixSocketFile, adopt_unix, bind_unix};

@@ -47,6 +47,36 @@ fn bind_one(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpL
     TcpListener::from_std(socket.into())
 }
 
+/// Takes a TCP listening socket bound elsewhere (a parent process, systemd's socket
+/// activation) for a server: it must be a stream socket with an IP address and, where
+/// the system tells (Linux, Android, FreeBSD, Fuchsia), already listening. Made
+/// non-blocking; its backlog and socket options stay as they were set.
+pub(crate) fn adopt_listener(socket: Socket) -> io::Result<TcpListener> {
+    let invalid = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the inherited socket {what}"),
+        )
+    };
+    if socket.r#type()? != Type::STREAM {
+        return Err(invalid("is not a stream socket"));
+    }
+    if socket.local_addr()?.as_socket().is_none() {
+        return Err(invalid("is not a TCP socket (no IP address)"));
+    }
+    #[cfg(any(
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "fuchsia",
+        target_os = "linux"
+    ))]
+    if !socket.is_listener()? {
+        return Err(invalid("is not listening (call listen() on it first)"));
+    }
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// Sets up an accepted connection: `TCP_NODELAY`, since packets are small and a
 /// response must not wait for Nagle's algorithm.
 pub(crate) fn prepare_accepted(stream: &TcpStream) -> io::Result<()> {

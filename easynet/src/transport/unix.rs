@@ -87,6 +87,54 @@ pub(crate) fn bind_unix(
     ))
 }
 
+/// Takes a Unix stream listening socket bound elsewhere (a parent process, systemd's
+/// socket activation) for a server: it must be a Unix stream socket bound to a path and,
+/// where the system tells, already listening. Made non-blocking.
+pub(crate) fn adopt_unix(
+    socket: Socket,
+    remove_on_close: bool,
+) -> io::Result<(UnixListener, UnixSocketFile)> {
+    let invalid = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the inherited socket {what}"),
+        )
+    };
+    if socket.r#type()? != Type::STREAM {
+        return Err(invalid("is not a stream socket"));
+    }
+    let local = socket.local_addr()?;
+    if !local.is_unix() {
+        return Err(invalid("is not a Unix socket"));
+    }
+    let path = local
+        .as_pathname()
+        .ok_or_else(|| invalid("is not bound to a path"))?
+        .to_owned();
+    #[cfg(any(
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "fuchsia",
+        target_os = "linux"
+    ))]
+    if !socket.is_listener()? {
+        return Err(invalid("is not listening (call listen() on it first)"));
+    }
+    socket.set_nonblocking(true)?;
+    let identity = std::fs::symlink_metadata(&path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    let listener = UnixListener::from_std(socket.into())?;
+    Ok((
+        listener,
+        UnixSocketFile {
+            path,
+            identity,
+            remove_on_close,
+        },
+    ))
+}
+
 fn clear_existing(path: &Path, metadata: &std::fs::Metadata, remove_stale: bool) -> io::Result<()> {
     let shown = path.display();
     if !metadata.file_type().is_socket() {
