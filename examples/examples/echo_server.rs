@@ -31,6 +31,12 @@
 //! the backlog); `--frame-timeout SECS` closes a connection whose request has not fully
 //! arrived SECS after its first byte (default 30); `--idle-timeout SECS` closes one idle
 //! that long (default: never). Decimals are allowed (`0.5`).
+//!
+//! Behind a load balancer: `--proxy-protocol TRUSTED` takes PROXY protocol headers (v1
+//! or v2, e.g. HAProxy's `send-proxy-v2`) from these comma-separated addresses or CIDR
+//! ranges (`all` with `--unix`), `--proxy-header-timeout SECS` bounds the wait for one
+//! (default 5), and `--reuse-port` lets several processes listen on one port (see
+//! `easynet_examples::balancer`).
 
 use std::io::Write;
 use std::marker::PhantomData;
@@ -54,6 +60,8 @@ struct Args {
     limits: LimitArgs,
     #[command(flatten)]
     tls: easynet_examples::ServerTlsArgs,
+    #[command(flatten)]
+    balancer: easynet_examples::balancer::BalancerArgs,
 }
 
 /// Sends every packet back; answers one that fails to decode with an error packet.
@@ -95,6 +103,7 @@ impl WithProtocol for Serve {
                 return Err("--tls-cert serves TLS over TCP: it does not go with --unix".into());
             }
             let builder = UnixServer::builder(path, protocol, handler);
+            let builder = args.balancer.apply_unix(builder)?;
             let server = args.limits.apply(builder).bind().await?;
             return serve_until_signal(server, format!("unix:{}", path.display())).await;
         }
@@ -102,6 +111,7 @@ impl WithProtocol for Serve {
         let builder = TcpServer::builder(protocol, handler)
             .host(&args.endpoint.host)
             .port(port);
+        let builder = args.balancer.apply_tcp(builder)?;
         let server = args.tls.apply(args.limits.apply(builder))?.bind().await?;
         let addr = server.local_addrs()[0].to_string();
         serve_until_signal(server, addr).await

@@ -6,6 +6,7 @@
 //! this crate, so that it compiles as is when copied into a crate of your own; run one
 //! with `cargo run -p easynet-examples --example <name>`.
 
+pub mod balancer;
 pub mod formats;
 
 use std::io::{self, IsTerminal};
