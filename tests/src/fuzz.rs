@@ -52,6 +52,7 @@ pub const DECODERS: &[&str] = &[
     "zlib",
     "bz2",
     "zlib_base64_msgpack",
+    "proxy_header",
 ];
 
 /// Runs the fuzz target `name` (one of [`DECODERS`]) on `data`. Panics on any violation
@@ -120,8 +121,47 @@ pub fn fuzz_decoder(name: &str, data: &[u8]) -> (usize, usize) {
             data,
             compressed(limit),
         ),
+        "proxy_header" => fuzz_proxy_header(data),
         other => panic!("no fuzz target {other:?}"),
     }
+}
+
+/// The PROXY protocol header parser, fed as a connection feeds it: the bytes so far,
+/// growing chunk by chunk, until a whole header or an error. What must hold: no panic;
+/// "more bytes" only while no header could be complete (never past v2's largest); a
+/// whole header within the bytes given, and the same one found when all the bytes are
+/// parsed at once; an error stays an error with more bytes. Returns (1, 0) for a header,
+/// (0, 1) for an error.
+fn fuzz_proxy_header(data: &[u8]) -> (usize, usize) {
+    use easynet::__private::fuzz_proxy_header as parse;
+    let mut seen = 0;
+    for chunk in chunks(data) {
+        seen += chunk.len();
+        let so_far = &data[1..1 + seen];
+        match parse(so_far) {
+            Ok(None) => assert!(
+                so_far.len() < 16 + 65535,
+                "incomplete past the largest header"
+            ),
+            Ok(Some((_, len))) => {
+                assert!(
+                    len > 0 && len <= so_far.len(),
+                    "header of {len} bytes in {seen}"
+                );
+                assert_eq!(parse(&data[1..]), Ok(Some(parse(so_far).unwrap().unwrap())));
+                return (1, 0);
+            }
+            Err(e) => {
+                assert!(!e.is_empty());
+                assert!(
+                    parse(&data[1..]).is_err(),
+                    "an error became a header with more bytes"
+                );
+                return (0, 1);
+            }
+        }
+    }
+    (0, 0)
 }
 
 /// Cuts `data` into chunks: the first byte seeds the chunk sizes (1 to 64 bytes).

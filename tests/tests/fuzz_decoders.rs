@@ -114,9 +114,17 @@ fn seeds(name: &str) -> Vec<Vec<u8>> {
             Zlib::new(Base64::new(MsgPackSerializer::<Value>::new())),
             &values,
         ),
+        "proxy_header" => {
+            let mut v1 = b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n".to_vec();
+            v1.extend(b"{\"a\": 1}\n");
+            v1
+        }
         other => panic!("no seeds for {other}"),
     };
     let mut seeds = vec![valid.clone(), valid[..valid.len() / 2].to_vec()];
+    if name == "proxy_header" {
+        seeds.extend(proxy_header_seeds());
+    }
     seeds.push(b"\xff\xfe\xfd\xc1\x00\x1f\x5b\x7f\x9f\xbf\xdf\xff\r\n".to_vec());
     seeds.push(vec![0xff; 64]);
     seeds.push(b"{\"a\":[1,2,{\"b\":\"\\\"}\"}]}\n\"str\"\n123\n".to_vec());
@@ -124,6 +132,38 @@ fn seeds(name: &str) -> Vec<Vec<u8>> {
     long.extend_from_slice(b"\r\n");
     seeds.push(long);
     seeds
+}
+
+/// PROXY protocol headers of every kind: v1 TCP6 and UNKNOWN, v2 PROXY over IPv4, IPv6
+/// and Unix with TLVs, v2 LOCAL.
+fn proxy_header_seeds() -> Vec<Vec<u8>> {
+    let v2 = |command: u8, family: u8, body: &[u8]| {
+        let mut bytes = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+        bytes.extend([0x20 | command, family]);
+        bytes.extend(u16::try_from(body.len()).unwrap().to_be_bytes());
+        bytes.extend(body);
+        bytes.extend(b"data\n");
+        bytes
+    };
+    let mut inet4 = vec![10, 0, 0, 1, 10, 0, 0, 2, 0x1f, 0x90, 0, 80];
+    inet4.extend([
+        0x01, 0x00, 0x02, b'h', b'2', 0x02, 0x00, 0x03, b'a', b'.', b'b',
+    ]);
+    inet4.extend([0x05, 0x00, 0x04, 1, 2, 3, 4, 0x04, 0x00, 0x00]);
+    let mut inet6 = vec![0x20; 36];
+    inet6.extend([0x20, 0x00, 0x01, 0x01]);
+    let mut unix = vec![0u8; 216];
+    unix[..4].copy_from_slice(b"/tmp");
+    vec![
+        b"PROXY TCP6 2001:db8::1 ::1 65535 1\r\nrest".to_vec(),
+        b"PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n".to_vec(),
+        b"PROXY UNKNOWN\r\n".to_vec(),
+        v2(0x1, 0x11, &inet4),
+        v2(0x1, 0x21, &inet6),
+        v2(0x1, 0x31, &unix),
+        v2(0x0, 0x00, &[]),
+        v2(0x1, 0x12, &inet4[..12]),
+    ]
 }
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
@@ -231,5 +271,5 @@ macro_rules! targets {
 targets! {
     json_lines json_stream string_lines string_lines_crlf bytes_lines cbor msgpack bincode
     length_prefixed fixed_size base64 base64_checksum base64_hmac zlib bz2
-    zlib_base64_msgpack
+    zlib_base64_msgpack proxy_header
 }
