@@ -169,7 +169,7 @@ pub use server::{
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use server::{Unix, UnixServer, UnixServerBuilder};
-pub use service::{ExitStack, ServerError, ServerHandle, ServerTask, ShutdownSignal};
+pub use service::{ExitStack, ServerError, ServerHandle, ServerTask, ShutdownSignal, StopSignal};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use transport::tls;

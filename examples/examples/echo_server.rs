@@ -13,8 +13,10 @@
 //! and integers beyond 64 bits (Python's big ints) survive. A line that is not valid JSON,
 //! or is longer than 64 KiB, is answered with `{"error": "<why>"}` and the connection
 //! stays open. On startup it prints `echo_server listening on HOST:PORT`
-//! (the real port with `--port 0`); it runs until Ctrl-C (or SIGTERM), then shuts down
-//! cleanly. Logs go to stderr (`RUST_LOG` sets the level, default `info`).
+//! (the real port with `--port 0`); it runs until Ctrl-C, then shuts down cleanly, or
+//! until SIGTERM, then drains (`--drain-grace SECS`, default 10: the listener closes at
+//! once, idle connections close one by one over SECS, then it shuts down; a second
+//! signal shuts down at once). Logs go to stderr (`RUST_LOG` sets the level, default `info`).
 //!
 //! `--format NAME` picks the wire format (default `json`, JSON lines): `json-nolines`,
 //! `lines`, `cbor`, `msgpack`, `bincode`, `base64-json`, `zlib-json`, `bz2-json` (see
@@ -62,6 +64,9 @@ struct Args {
     tls: easynet_examples::ServerTlsArgs,
     #[command(flatten)]
     balancer: easynet_examples::balancer::BalancerArgs,
+    /// On SIGTERM, close idle connections over this many seconds before shutting down.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = easynet_examples::parse_seconds)]
+    drain_grace: std::time::Duration,
 }
 
 /// Sends every packet back; answers one that fails to decode with an error packet.
@@ -105,7 +110,8 @@ impl WithProtocol for Serve {
             let builder = UnixServer::builder(path, protocol, handler);
             let builder = args.balancer.apply_unix(builder)?;
             let server = args.limits.apply(builder).bind().await?;
-            return serve_until_signal(server, format!("unix:{}", path.display())).await;
+            let at = format!("unix:{}", path.display());
+            return serve_until_signal(server, at, args.drain_grace).await;
         }
         let port = args.endpoint.port.ok_or("--port or --unix is required")?;
         let builder = TcpServer::builder(protocol, handler)
@@ -114,12 +120,17 @@ impl WithProtocol for Serve {
         let builder = args.balancer.apply_tcp(builder)?;
         let server = args.tls.apply(args.limits.apply(builder))?.bind().await?;
         let addr = server.local_addrs()[0].to_string();
-        serve_until_signal(server, addr).await
+        serve_until_signal(server, addr, args.drain_grace).await
     }
 }
 
-/// Serves until Ctrl-C or SIGTERM, after printing `echo_server listening on WHERE`.
-async fn serve_until_signal<H, P, T>(server: Server<H, P, T>, at: String) -> Result<(), BoxError>
+/// Serves until Ctrl-C or SIGTERM (which drains within `drain_grace`), after printing
+/// `echo_server listening on WHERE`.
+async fn serve_until_signal<H, P, T>(
+    server: Server<H, P, T>,
+    at: String,
+    drain_grace: std::time::Duration,
+) -> Result<(), BoxError>
 where
     H: StreamRequestHandler,
     P: StreamProtocol<H::Response, H::Request>,
@@ -127,19 +138,12 @@ where
 {
     // Catch Ctrl-C (and SIGTERM) from now on, before we say we are listening.
     let mut signals = ShutdownSignal::new()?;
-    let mut running = server.spawn().await?;
+    let running = server.spawn().await?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "echo_server listening on {at}")?;
     stdout.flush()?;
     drop(stdout);
-    tokio::select! {
-        // The server stopped by itself: report why.
-        () = running.stopped() => return Ok(running.join().await?),
-        () = signals.recv() => {}
-    }
-    tracing::info!("interrupted, shutting down");
-    running.shutdown().await?;
-    Ok(())
+    Ok(running.stop_on_signals(&mut signals, drain_grace).await?)
 }
 
 #[tokio::main]

@@ -469,6 +469,66 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// Sends the signal `name` (`"TERM"`, `"INT"`, `"KILL"`) to the server, without
+    /// waiting.
+    #[cfg(unix)]
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid();
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .expect("cannot run `kill`");
+        assert!(kill.success(), "kill -{name} {pid}: {kill}");
+    }
+
+    /// Waits, at most [`STEP`], for the server to exit by itself (after a signal); fails
+    /// the test if it does not, or exits with an error. Returns what it wrote on stderr.
+    pub async fn wait_exit(mut self) -> String {
+        drop(self.stdin.take());
+        let status = tokio::time::timeout(STEP, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not exit within {STEP:?}", self.what))
+            .expect("wait for the server process");
+        let _ = tokio::time::timeout(STEP, &mut self.stderr_done).await;
+        let stderr = self.stderr();
+        assert!(
+            status.success(),
+            "{} exited with {status}:\n{stderr}",
+            self.what
+        );
+        stderr
+    }
+
+    /// Waits, at most [`STEP`], until the server's stderr holds a line containing
+    /// `needle` (checking again each time the collector may have read more).
+    pub async fn wait_stderr(&self, needle: &str) {
+        within(async {
+            while !self.stderr().contains(needle) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+    }
+}
+
+/// Waits, at most [`STEP`], until connecting to `addr` is refused (the listener is
+/// closed): tries again, each time a connection was still accepted, or was queued and
+/// then reset as the listener closed.
+pub async fn wait_refused(addr: SocketAddr) {
+    within(async {
+        loop {
+            match TcpStream::connect(addr).await {
+                Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return,
+                Err(e) => panic!("connect to {addr}: {e} (expected refused)"),
+            }
+        }
+    })
+    .await;
+}
+
 /// Reads `pipe` to its end in the background, into a shared string.
 fn collect<R>(pipe: R) -> (Arc<Mutex<String>>, JoinHandle<()>)
 where

@@ -74,6 +74,8 @@ pub(crate) enum EndReason {
     /// The peer was too slow: a frame not completed within the frame timeout, or nothing
     /// received for the idle timeout.
     SlowPeer,
+    /// Closed, idle, in the server's drain.
+    Drained,
 }
 
 impl EndReason {
@@ -87,6 +89,7 @@ impl EndReason {
             EndReason::WriteTimeout,
             EndReason::Shutdown,
             EndReason::SlowPeer,
+            EndReason::Drained,
         ]
         .get(usize::from(value))
         .copied()

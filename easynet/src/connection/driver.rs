@@ -10,7 +10,12 @@
 //! - **The handler waits in `recv!()`**: the driver reads and decodes, and at the same
 //!   time writes what is queued (a peer that does not read cannot stop the read, nor the
 //!   `recv!(timeout)`), until a request, the timeout, the peer's end, a close, the
-//!   shutdown or the write timeout.
+//!   shutdown, its turn in a drain, or the write timeout.
+//!
+//! In a drain (before the shutdown), a connection takes its turn the first time it waits
+//! for a request and nothing is left to read; from that moment on it ends as soon as it
+//! is idle (waiting in `recv!()`, no request buffered or half received). A busy handler
+//! is never interrupted by a drain: it finishes its request first.
 
 use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
@@ -35,10 +40,17 @@ use crate::transport::ReadHalf;
 pub(crate) struct Driver<'c, Response, R, D: Decoder> {
     client: &'c StreamClient<Response>,
     reader: RequestReader<R, D>,
-    /// The server's shutdown, as one future kept for the connection's life: once it has
-    /// registered its waker, a later wait only checks it, where a new future per wait
-    /// would register and unregister (two locks of the token's shared waiter list).
-    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// The server's drain or shutdown, as one future kept for the connection's life:
+    /// once it has registered its waker, a later wait only checks it, where a new future
+    /// per wait would register and unregister (two locks of the token's shared waiter
+    /// list). It waits for the drain (which the shutdown also triggers) until
+    /// `drain_seen`, then for the shutdown itself.
+    stop: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// A drain began: `stop` now waits for the shutdown.
+    drain_seen: bool,
+    /// This connection's turn to close in the drain, once taken.
+    drain_turn: Option<Instant>,
+    drain: Alarm,
     /// The write timeout.
     stall: Alarm,
     limits: ReadLimits,
@@ -71,7 +83,10 @@ where
     ) -> Self {
         Driver {
             client,
-            shutdown: Box::pin(client.shutdown().started()),
+            stop: Box::pin(client.shutdown().draining()),
+            drain_seen: false,
+            drain_turn: None,
+            drain: Alarm::default(),
             reader,
             stall: Alarm::default(),
             limits,
@@ -227,9 +242,29 @@ where
             if self.poll_shutdown(cx) {
                 return Poll::Ready(self.shut_down());
             }
+            if self.drain_seen && self.poll_drain_turn(cx) {
+                return Poll::Ready(None);
+            }
             Poll::Pending
         })
         .await
+    }
+
+    /// In a drain, whether this idle connection's turn has come (it then ends). Nothing
+    /// decodable is buffered here; a request half received is waited for (the frame
+    /// timeout and the shutdown bound that).
+    fn poll_drain_turn(&mut self, cx: &mut Context<'_>) -> bool {
+        let client = self.client;
+        if self.drain_turn.is_none() {
+            self.drain_turn = client.shutdown().drain_turn();
+        }
+        if self.drain.poll(cx, self.drain_turn).is_pending() || self.reader.has_partial() {
+            return false;
+        }
+        tracing::debug!(client = %client.remote_address(), "drained, closing the connection");
+        client.end_with(EndReason::Drained);
+        client.mark_closing();
+        true
     }
 
     /// Whether the peer is too slow: a partial request older than the frame timeout, or
@@ -297,9 +332,25 @@ where
         stalled
     }
 
-    /// Whether the server's shutdown has begun (registering for it otherwise).
+    /// Whether the server's shutdown has begun (registering for it otherwise). Notes a
+    /// drain on the way (`drain_seen`).
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> bool {
-        self.client.shutdown().is_started() || self.shutdown.as_mut().poll(cx).is_ready()
+        let shutdown = self.client.shutdown();
+        if shutdown.is_started() {
+            return true;
+        }
+        if !self.drain_seen {
+            if self.stop.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            // A drain began, or the shutdown did just now.
+            self.drain_seen = true;
+            if shutdown.is_started() {
+                return true;
+            }
+            self.stop = Box::pin(shutdown.started());
+        }
+        self.stop.as_mut().poll(cx).is_ready()
     }
 }
 

@@ -1,7 +1,9 @@
 //! The server's shutdown as one connection sees it: a signal, and a grace period measured
-//! once, from the moment [`begin`](Shutdown::begin) is called.
+//! once, from the moment [`begin`](Shutdown::begin) is called; and the drain that may come
+//! before it ([`drain`](Shutdown::drain)): no new connection, each idle one closed at its
+//! own moment of the drain's grace period.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -29,19 +31,91 @@ struct Inner {
     grace: Duration,
     /// When the grace period ends: set once, by the first `begin`.
     deadline: OnceLock<Instant>,
+    /// Cancelled by `drain` and by `begin` (a child of `token`): what a connection's
+    /// driver waits for, so that one registered waker serves both.
+    wake: CancellationToken,
+    /// The drain, set once by the first `drain`.
+    drain: OnceLock<Drain>,
+    /// How many connections took their moment to close in the drain.
+    drain_turns: AtomicUsize,
+}
+
+/// A drain: from `start`, the connections open then close one by one over `grace`.
+#[derive(Debug, Clone, Copy)]
+struct Drain {
+    start: Instant,
+    grace: Duration,
+    /// The connections open when it started: the grace period is cut into this many
+    /// turns.
+    open: usize,
 }
 
 impl Shutdown {
     /// A shutdown whose busy handlers get `grace` to reach their next `recv!()`.
     pub(crate) fn new(grace: Duration) -> Self {
+        let token = CancellationToken::new();
         Shutdown {
             inner: Arc::new(Inner {
                 started: AtomicBool::new(false),
-                token: CancellationToken::new(),
+                wake: token.child_token(),
+                token,
                 grace,
                 deadline: OnceLock::new(),
+                drain: OnceLock::new(),
+                drain_turns: AtomicUsize::new(0),
             }),
         }
+    }
+
+    /// Starts a drain of `grace`, with `open` connections open now: the accept loop
+    /// stops, and each connection closes when it is idle at its turn (see
+    /// [`drain_turn`](Self::drain_turn)). Only the first call counts; a drain after the
+    /// shutdown began does nothing.
+    pub(crate) fn drain(&self, grace: Duration, open: usize) {
+        if self.is_started() {
+            return;
+        }
+        self.inner.drain.get_or_init(|| Drain {
+            start: Instant::now(),
+            grace,
+            open,
+        });
+        self.inner.wake.cancel();
+    }
+
+    /// Whether a drain (or the shutdown) began.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.inner.wake.is_cancelled()
+    }
+
+    /// Resolves once a drain or the shutdown begins.
+    pub(crate) fn draining(&self) -> WaitForCancellationFutureOwned {
+        self.inner.wake.clone().cancelled_owned()
+    }
+
+    /// The moment this connection should close in the drain, taken once per connection:
+    /// the `k`-th connection to ask, of the `n` open when the drain began, closes `k/n`
+    /// of the way into the grace period (so the first at once, the others evenly spread;
+    /// connections beyond `n`, which a drain does not expect, at its end). `None` when no
+    /// drain began.
+    pub(crate) fn drain_turn(&self) -> Option<Instant> {
+        let drain = self.inner.drain.get()?;
+        let turn = self.inner.drain_turns.fetch_add(1, Ordering::Relaxed);
+        let open = drain.open.max(1);
+        let offset = if turn >= open {
+            drain.grace
+        } else {
+            // turn < open, so the fraction is below one; u32 turns are plenty.
+            let turn = u32::try_from(turn).unwrap_or(u32::MAX);
+            let open = u32::try_from(open).unwrap_or(u32::MAX);
+            drain.grace / open * turn
+        };
+        Some(drain.start + offset)
+    }
+
+    /// When the drain's grace period ends; `None` when no drain began.
+    pub(crate) fn drain_deadline(&self) -> Option<Instant> {
+        self.inner.drain.get().map(|d| d.start + d.grace)
     }
 
     /// Starts the shutdown: the grace period is measured from the first call.

@@ -166,6 +166,12 @@ where
         self.inner.handle.shutdown().await
     }
 
+    /// Drains the server (no new connection, idle ones closed one by one over `grace`),
+    /// then shuts it down; see [`ServerHandle::drain`].
+    pub async fn drain(&self, grace: Duration) {
+        self.inner.handle.drain(grace).await
+    }
+
     /// The request handler.
     pub fn handler(&self) -> &H {
         &self.inner.handler
@@ -276,7 +282,7 @@ where
             exit_stack.close().await;
             return Err(ServerError::ServiceInit(e));
         }
-        if shutdown.is_started() {
+        if shutdown.is_draining() {
             exit_stack.close().await;
             return Ok(());
         }
@@ -288,7 +294,8 @@ where
         tracing::info!(addrs = ?inner.handle.local_addrs(), "server started");
 
         let mut tasks = JoinSet::new();
-        let mut stopping = std::pin::pin!(shutdown.started());
+        // A drain stops accepting as the shutdown does.
+        let mut stopping = std::pin::pin!(shutdown.draining());
         let limit = inner
             .options
             .max_connections
@@ -361,8 +368,28 @@ where
             }
         }
 
-        tracing::info!("server shutting down");
         drop(listening);
+        if !shutdown.is_started() {
+            // A drain: the listeners are closed (so health checks fail), the connections
+            // close one by one as they become idle (driver.rs); the shutdown follows the
+            // grace period, or comes now if every connection ended before.
+            tracing::info!("server draining");
+            let mut shutting_down = std::pin::pin!(shutdown.started());
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut shutting_down => break,
+                    ended = tasks.join_next() => match ended {
+                        Some(ended) => log_task_end(ended),
+                        None => {
+                            shutdown.begin();
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+        tracing::info!("server shutting down");
         // Every connection ends by the shutdown's close deadline on its own (clients
         // waiting for a request at once, busy handlers within the grace period); what
         // is still running past it (nothing should be) is aborted.

@@ -5,8 +5,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::connection::Shutdown;
 use crate::error::HandlerError;
@@ -116,6 +118,42 @@ impl ServerHandle {
         let _ = state
             .wait_for(|s| matches!(s, State::Idle | State::Closed))
             .await;
+    }
+
+    /// Drains the server, then shuts it down, and waits until `serve_forever` has
+    /// returned: what a rolling restart behind a load balancer wants. Callable from any
+    /// task; a drain after a drain or a shutdown only waits for the end.
+    ///
+    /// In order:
+    /// 1. accepting stops and the listening sockets are closed, so a balancer's health
+    ///    checks fail and new clients go elsewhere;
+    /// 2. a handler busy with a request is not interrupted: it finishes it (and may
+    ///    handle the requests its client sends meanwhile);
+    /// 3. idle connections (waiting in `recv!()`, no request half received) are closed
+    ///    one by one, spread evenly over `grace`: of the `n` connections open when the
+    ///    drain began, the `k`-th to be idle closes `k/n` of the way in, or at once if
+    ///    its turn has passed; their clients reconnect elsewhere gradually, not all at
+    ///    once. A closed connection's queued responses are written first;
+    ///    `on_disconnection` runs as for any other end;
+    /// 4. once `grace` is over, or earlier when every accepted connection has ended,
+    ///    the server [shuts down](Self::shutdown) as usual: what is left gets the
+    ///    shutdown timeout.
+    ///
+    /// A shutdown asked for meanwhile (a second signal) ends the drain at once. Connections
+    /// given to [`serve_stream`](crate::Server::serve_stream) drain with the others, but
+    /// are not waited for: the shutdown may come before their turn.
+    pub async fn drain(&self, grace: Duration) {
+        self.inner.shutdown.drain(grace, self.connection_count());
+        let mut state = self.inner.state.subscribe();
+        let ended = state.wait_for(|s| matches!(s, State::Idle | State::Closed));
+        let deadline = self.inner.shutdown.drain_deadline();
+        let _ = tokio::time::timeout_at(deadline.unwrap_or_else(Instant::now), ended).await;
+        self.shutdown().await;
+    }
+
+    /// Whether a drain was asked for (or a shutdown, which ends a drain).
+    pub fn is_draining(&self) -> bool {
+        self.inner.shutdown.is_draining()
     }
 
     /// Whether a shutdown was asked for.

@@ -11,5 +11,5 @@ mod task;
 pub use exit_stack::ExitStack;
 pub(crate) use handle::Counted;
 pub use handle::{ServerError, ServerHandle};
-pub use signal::ShutdownSignal;
+pub use signal::{ShutdownSignal, StopSignal};
 pub use task::ServerTask;

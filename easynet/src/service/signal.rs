@@ -52,12 +52,34 @@ impl ShutdownSignal {
     /// Waits for the next signal (each call waits for a new one: a second Ctrl-C can
     /// mean "now").
     pub async fn recv(&mut self) {
+        self.recv_kind().await;
+    }
+
+    /// Waits for the next signal and says which it was: a server may
+    /// [drain](crate::ServerHandle::drain) on SIGTERM (what a supervisor or an
+    /// orchestrator sends to stop a service) and shut down at once on Ctrl-C.
+    pub async fn recv_kind(&mut self) -> StopSignal {
         #[cfg(unix)]
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => StopSignal::Interrupt,
+                _ = self.terminate.recv() => StopSignal::Terminate,
+            }
         }
         #[cfg(windows)]
-        self.ctrl_c.recv().await;
+        {
+            self.ctrl_c.recv().await;
+            StopSignal::Interrupt
+        }
     }
+}
+
+/// Which signal [`ShutdownSignal::recv_kind`] received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopSignal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM (Unix only).
+    Terminate,
 }

@@ -1,9 +1,12 @@
 //! [`ServerTask`]: a server serving in a background task (the how-to's "Run Server In
 //! Background").
 
+use std::time::Duration;
+
 use tokio::task::JoinHandle;
 
 use super::handle::{ServerError, ServerHandle};
+use super::signal::{ShutdownSignal, StopSignal};
 
 /// A server serving in a background task, as [`Server::spawn`](crate::Server::spawn)
 /// starts it.
@@ -74,6 +77,41 @@ impl ServerTask {
             self.handle.shutdown().await;
         }
         self.join_inner().await
+    }
+
+    /// Serves until a signal, then stops as a service should, and returns what
+    /// `serve_forever` returned: Ctrl-C (SIGINT) [shuts down](ServerHandle::shutdown);
+    /// SIGTERM [drains](ServerHandle::drain) within `drain_grace`, and a second signal
+    /// during the drain shuts down at once. Returns earlier if the server stops by
+    /// itself.
+    ///
+    /// ```no_run
+    /// # async fn run(server: easynet::ServerTask) -> Result<(), Box<dyn std::error::Error>> {
+    /// // Install the handlers before announcing that the server is ready.
+    /// let mut signals = easynet::ShutdownSignal::new()?;
+    /// server.stop_on_signals(&mut signals, std::time::Duration::from_secs(10)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn stop_on_signals(
+        mut self,
+        signals: &mut ShutdownSignal,
+        drain_grace: Duration,
+    ) -> Result<(), ServerError> {
+        let signal = tokio::select! {
+            () = self.stopped() => return self.take_result(),
+            signal = signals.recv_kind() => signal,
+        };
+        if signal == StopSignal::Terminate {
+            tracing::info!(grace = ?drain_grace, "SIGTERM: draining (a second signal shuts down at once)");
+            let handle = self.handle.clone();
+            tokio::select! {
+                () = handle.drain(drain_grace) => {}
+                _ = signals.recv_kind() => tracing::info!("second signal: shutting down now"),
+            }
+        } else {
+            tracing::info!("interrupted, shutting down");
+        }
+        self.shutdown().await
     }
 
     /// Waits for serving to end by itself, and returns what `serve_forever` returned.
