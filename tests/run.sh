@@ -3,10 +3,31 @@
 # - a Python venv with easynetwork==1.2.0 for the interop tests (tests/.venv);
 # - the example binaries (echo_server, echo_client) that the CLI and interop tests run;
 # - for the benchmark smoke run, the release harness and target/bench-venv (easynetwork
-#   1.2.0 and uvloop).
+#   1.2.0 and uvloop);
+# - Debian's haproxy and redis-server, which the balancer and cluster tests run (each
+#   test starts its own processes, with their own config and loopback port, and stops
+#   them at its end: nothing is left running here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+
+if ! command -v haproxy >/dev/null || ! command -v redis-server >/dev/null; then
+    echo "installing haproxy and redis-server (the balancer and cluster tests run them)"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "error: haproxy and redis-server are missing and installing them needs root:" >&2
+        echo "       apt-get install -y haproxy redis-server" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q || { echo "error: apt-get update failed" >&2; exit 1; }
+    apt-get install -y -q haproxy redis-server || {
+        echo "error: cannot install haproxy and redis-server with apt-get" >&2
+        exit 1
+    }
+fi
+# The packages' own services are not what the tests use; they may run or not.
+haproxy -v | head -n 1
+redis-server --version
 
 venv="$root/tests/.venv"
 # easynetwork with its cbor and msgpack extras (the CBOR and MessagePack interop tests).

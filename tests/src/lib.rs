@@ -3,6 +3,7 @@
 
 pub mod fuzz;
 pub mod logs;
+pub mod services;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -498,6 +499,11 @@ impl ServerProcess {
             self.what
         );
         stderr
+    }
+
+    /// Whether the server has exited (without waiting).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// Waits, at most [`STEP`], until the server's stderr holds a line containing
