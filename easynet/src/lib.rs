@@ -106,6 +106,7 @@ mod client;
 mod connection;
 mod error;
 mod handler;
+mod metrics;
 mod protocol;
 mod serializers;
 mod server;

@@ -18,6 +18,7 @@ use super::encoded::Encoded;
 use super::send::{BoxedEncoder, BoxedWriter, SendQueue};
 use super::shutdown::Shutdown;
 use crate::error::{SendError, is_disconnect};
+use crate::metrics::{Metrics, Timeout};
 use crate::transport::{Address, PeerCredentials};
 
 /// Identifies one connection of a server process, for as long as the process runs (ids
@@ -98,10 +99,11 @@ impl EndReason {
 }
 
 /// The send-side settings of a connection.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct SendOptions {
     pub(crate) high_water: usize,
     pub(crate) write_timeout: Option<Duration>,
+    pub(crate) metrics: Metrics,
 }
 
 /// Who is at either end of a connection.
@@ -131,6 +133,7 @@ struct Shared<Response> {
     /// Over TLS, how long closing may take (sending `close_notify`).
     close_timeout: Option<Duration>,
     shutdown: Shutdown,
+    metrics: Metrics,
     #[cfg(feature = "tls")]
     tls: Option<Box<crate::transport::tls::TlsInfo>>,
 }
@@ -227,7 +230,10 @@ impl<Response> StreamClient<Response> {
     ) -> Self {
         StreamClient {
             shared: Arc::new(Shared {
-                queue: Mutex::new(SendQueue::new(io, encoder, options.high_water)),
+                queue: Mutex::new(
+                    SendQueue::new(io, encoder, options.high_water)
+                        .with_metrics(options.metrics.clone()),
+                ),
                 pending: AtomicBool::new(false),
                 flags: Arc::new(ClientFlags {
                     closing: AtomicBool::new(false),
@@ -239,6 +245,7 @@ impl<Response> StreamClient<Response> {
                 write_timeout: options.write_timeout,
                 close_timeout: None,
                 shutdown,
+                metrics: options.metrics,
                 #[cfg(feature = "tls")]
                 tls: None,
             }),
@@ -380,6 +387,7 @@ impl<Response> StreamClient<Response> {
                     }
                     return Poll::Ready(Err(SendError::Full));
                 }
+                queue.count_send_wait(cx.waker());
                 queue.wait(cx);
                 return Poll::Pending;
             }
@@ -605,6 +613,7 @@ impl<Response> StreamClient<Response> {
     /// The driver's part: the peer took nothing for the write timeout.
     pub(crate) fn write_timed_out(&self) {
         if self.end_with(EndReason::WriteTimeout) {
+            self.shared.metrics.timeout(Timeout::Write);
             tracing::debug!(
                 client = %self.remote_address(),
                 "the peer read nothing for the write timeout, closing the connection"
@@ -749,6 +758,11 @@ impl<Response> StreamClient<Response> {
     /// The server's shutdown, as this connection sees it.
     pub(crate) fn shutdown(&self) -> &Shutdown {
         &self.shared.shutdown
+    }
+
+    /// The server's metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
     }
 }
 

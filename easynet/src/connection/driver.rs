@@ -34,6 +34,7 @@ use super::generator::{Conversation, RecvParams};
 use super::reader::{Fill, RequestReader};
 use super::recv::{RecvError, RecvSlot};
 use crate::error::ProtocolError;
+use crate::metrics::Timeout;
 use crate::transport::ReadHalf;
 
 /// Drives one connection; see the module docs.
@@ -234,6 +235,7 @@ where
             if let Some(expiry) = expiry.as_mut().as_pin_mut()
                 && expiry.poll(cx).is_ready()
             {
+                client.metrics().timeout(Timeout::Recv);
                 return Poll::Ready(Some(Err(RecvError::Timeout)));
             }
             if self.poll_stall(cx) || (watch_peer && self.poll_slow_peer(cx, &mut idle_since)) {
@@ -279,6 +281,7 @@ where
             let since = *self.frame_since.get_or_insert_with(Instant::now);
             self.frame.poll_lazy(cx, Some(since + limit)).is_ready()
                 && {
+                    client.metrics().timeout(Timeout::Frame);
                     tracing::debug!(
                         client = %client.remote_address(),
                         "a request not completed within the frame timeout ({limit:?}), closing the connection"
@@ -295,6 +298,7 @@ where
             };
             let since = *idle_since.get_or_insert_with(Instant::now);
             self.idle.poll_lazy(cx, Some(since + limit)).is_ready() && {
+                client.metrics().timeout(Timeout::Idle);
                 tracing::debug!(
                     client = %client.remote_address(),
                     "idle for the idle timeout ({limit:?}), closing the connection"

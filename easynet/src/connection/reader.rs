@@ -1,6 +1,7 @@
 //! [`RequestReader`]: the read side of a connection (the transport's read half, the
 //! receive buffer and the decoder).
 
+use crate::metrics::Metrics;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -36,6 +37,7 @@ pub(crate) struct RequestReader<R, D: Decoder> {
     /// tell once a decoder has split the frame off (the allocation is then shared), so
     /// this remembers to free it once it is empty.
     grown: bool,
+    metrics: Metrics,
 }
 
 /// What one read gave.
@@ -60,7 +62,14 @@ where
             ahead: None,
             ended: false,
             grown: false,
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Counts requests, parse errors and bytes received in the server's metrics.
+    pub(crate) fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Whether part of a request is buffered (its first bytes arrived, not its end).
@@ -91,10 +100,19 @@ where
             return None;
         }
         let decoded = match self.decoder.decode(&mut self.buf) {
-            Ok(Some(item)) => Some(Ok(item)),
+            Ok(Some(item)) => {
+                self.metrics.packet_received();
+                Some(Ok(item))
+            }
             Ok(None) => None,
-            Err(ProtocolError::Parse(e)) => Some(Err(e)),
-            Err(ProtocolError::Serialize(e)) => Some(Err(ParseError::invalid("invalid packet", e))),
+            Err(ProtocolError::Parse(e)) => {
+                self.metrics.parse_error();
+                Some(Err(e))
+            }
+            Err(ProtocolError::Serialize(e)) => {
+                self.metrics.parse_error();
+                Some(Err(ParseError::invalid("invalid packet", e)))
+            }
             Err(ProtocolError::Io(e)) => {
                 tracing::debug!(error = %e, "decoder failed, closing the connection");
                 self.ended = true;
@@ -145,7 +163,10 @@ where
                 self.ended = true;
                 Poll::Ready(Fill::Closed)
             }
-            Ok(_) => Poll::Ready(Fill::Data),
+            Ok(n) => {
+                self.metrics.bytes_received(n);
+                Poll::Ready(Fill::Data)
+            }
             Err(e) => Poll::Ready(self.read_failed(&e)),
         }
     }

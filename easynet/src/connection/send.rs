@@ -14,6 +14,7 @@
 //! - **Progress is tracked.** The time the queue last stopped making progress lets the
 //!   driver end a connection whose peer does not read (the write timeout).
 
+use crate::metrics::Metrics;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
@@ -62,6 +63,7 @@ pub(crate) struct SendQueue<Response> {
     /// The connection is closing: what is queued is still written, nothing more is
     /// taken.
     refusing: bool,
+    metrics: Metrics,
 }
 
 impl<Response> SendQueue<Response> {
@@ -79,6 +81,21 @@ impl<Response> SendQueue<Response> {
             driver: None,
             stalled_since: None,
             refusing: false,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// Counts packets and bytes sent in the server's metrics.
+    pub(crate) fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// A send finds the queue full and starts waiting with this waker: counted once per
+    /// wait (later polls of the same send find its waker registered).
+    pub(crate) fn count_send_wait(&self, waker: &Waker) {
+        if !self.waiters.iter().any(|w| w.will_wake(waker)) {
+            self.metrics.send_wait();
         }
     }
 
@@ -169,6 +186,7 @@ impl<Response> SendQueue<Response> {
         match catch_unwind(AssertUnwindSafe(|| encoder.encode(packet, buf))) {
             Ok(Ok(())) => {
                 *grown |= buf.capacity() > SHRINK_ABOVE;
+                self.metrics.packet_sent();
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -202,6 +220,7 @@ impl<Response> SendQueue<Response> {
         };
         open.buf.extend_from_slice(bytes);
         open.grown |= open.buf.capacity() > SHRINK_ABOVE;
+        self.metrics.packet_sent();
         Ok(())
     }
 
@@ -220,6 +239,7 @@ impl<Response> SendQueue<Response> {
                 }
                 Poll::Ready(Ok(n)) => {
                     open.buf.advance(n);
+                    self.metrics.bytes_sent(n);
                     progressed = true;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(self.fail(e))),

@@ -53,6 +53,7 @@ fn client_writing_to(io: impl AsyncWrite + Send + Unpin + 'static) -> StreamClie
         SendOptions {
             high_water: 64 * 1024,
             write_timeout: Some(Duration::from_secs(60)),
+            metrics: crate::metrics::Metrics::default(),
         },
         Shutdown::new(Duration::from_secs(1)),
     )

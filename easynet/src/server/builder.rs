@@ -49,6 +49,14 @@ where
         self
     }
 
+    /// The server's name: the `server` label of every metric it records (cargo feature
+    /// `metrics`, see the README's "Metrics" section), so that several servers of one
+    /// process are told apart. Default: `easynet`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.options.name = name.into();
+        self
+    }
+
     /// Log connections at `INFO` (the default, as easynetwork) or only at `DEBUG`.
     pub fn log_client_connection(mut self, enabled: bool) -> Self {
         self.options.log_client_connection = enabled;

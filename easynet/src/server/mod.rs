@@ -30,10 +30,11 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::connection::{
-    Broadcast, ClientId, Driver, Encoded, Peer, RequestReader, StreamClient, broadcast,
+    Broadcast, ClientId, Driver, Encoded, EndReason, Peer, RequestReader, StreamClient, broadcast,
 };
 use crate::error::SendError;
 use crate::handler::{self, Context, StreamRequestHandler};
+use crate::metrics::{Closed, Metrics};
 use crate::protocol::StreamProtocol;
 use crate::service::{ExitStack, ServerError, ServerHandle, ServerTask};
 use crate::transport::{self, AcceptFailure, Address, ReadHalf};
@@ -109,11 +110,14 @@ where
     T: Transport,
 {
     pub(crate) fn new(builder: ServerBuilder<H, P, T>, transport: T, handle: ServerHandle) -> Self {
+        let mut options = builder.options;
+        // Resolved once per server; its connections share the handles.
+        options.metrics = Metrics::new(&options.name);
         Server {
             inner: Arc::new(Inner {
                 handler: Arc::new(builder.handler),
                 protocol: builder.protocol,
-                options: builder.options,
+                options,
                 transport,
                 handle,
                 clients: Box::new(Registry::<H::Response>::new()),
@@ -348,8 +352,11 @@ where
                     let server = self.clone();
                     let context = template.clone();
                     let counted = inner.handle.count_connection();
+                    let metrics = inner.options.metrics.clone();
+                    metrics.accepted();
                     tasks.spawn(async move {
                         context.scope(T::serve(server, accepted)).await;
+                        metrics.connection_ended();
                         drop((counted, permit));
                     });
                 }
@@ -447,7 +454,10 @@ where
             proxy: None,
         };
         let client = self.new_client(Box::new(write), peer);
+        let metrics = &self.inner.options.metrics;
+        metrics.accepted();
         template.scope(self.run_connection(client, read)).await;
+        metrics.connection_ended();
         drop(counted);
     }
 
@@ -482,9 +492,14 @@ where
         let registration = self
             .clients_registry()
             .register(&client, inner.handle.count_client());
-        let reader = RequestReader::new(read, inner.protocol.clone(), inner.options.max_recv_size);
+        let reader = RequestReader::new(read, inner.protocol.clone(), inner.options.max_recv_size)
+            .with_metrics(inner.options.metrics.clone());
         let driver = Driver::new(&client, reader, inner.options.read_limits());
         handler::serve(&*inner.handler, &client, driver, || drop(registration)).await;
+        inner
+            .options
+            .metrics
+            .closed(closed_reason(client.end_reason()));
         self.log_connection(client.remote_address(), "connection closed");
     }
 
@@ -504,6 +519,20 @@ fn log_task_end(ended: Result<(), tokio::task::JoinError>) {
         && e.is_panic()
     {
         tracing::error!(error = %e, "a client task panicked");
+    }
+}
+
+/// The `reason` label of a connection that ended this way.
+fn closed_reason(reason: EndReason) -> Closed {
+    match reason {
+        EndReason::PeerGone => Closed::PeerClosed,
+        EndReason::Open | EndReason::Handler => Closed::HandlerEnded,
+        EndReason::Closed => Closed::Closed,
+        EndReason::TransportError => Closed::Error,
+        EndReason::WriteTimeout => Closed::WriteTimeout,
+        EndReason::Shutdown => Closed::Shutdown,
+        EndReason::SlowPeer => Closed::SlowPeer,
+        EndReason::Drained => Closed::Drained,
     }
 }
 

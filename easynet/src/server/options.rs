@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::connection::{ReadLimits, SendOptions};
+use crate::metrics::Metrics;
 
 /// The settings of a [`TcpServer`](crate::TcpServer), read back with
 /// [`TcpServer::options`](crate::TcpServer::options). They are set on the builder
@@ -25,6 +26,9 @@ pub struct ServerOptions {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) proxy_protocol: Option<crate::transport::TrustedSources>,
     pub(crate) proxy_header_timeout: Duration,
+    pub(crate) name: String,
+    /// Resolved from `name` when the server is built.
+    pub(crate) metrics: Metrics,
 }
 
 /// easynetwork's `listen()` backlog.
@@ -64,6 +68,8 @@ impl Default for ServerOptions {
             idle_timeout: None,
             proxy_protocol: None,
             proxy_header_timeout: DEFAULT_PROXY_HEADER_TIMEOUT,
+            name: "easynet".to_owned(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -149,10 +155,16 @@ impl ServerOptions {
         }
     }
 
+    /// The server's name, the `server` label of its metrics.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub(crate) fn send_options(&self) -> SendOptions {
         SendOptions {
             high_water: self.send_high_water,
             write_timeout: self.write_timeout,
+            metrics: self.metrics.clone(),
         }
     }
 }
