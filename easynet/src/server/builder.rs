@@ -147,6 +147,9 @@ where
     /// - "accepted new connection" is logged once the header is read, with the client's
     ///   real address.
     ///
+    /// A stream handed to [`Server::serve_stream`](super::Server::serve_stream) is served
+    /// as given: no header is read from it.
+    ///
     /// On a [`UnixServer`](crate::UnixServer), a peer has no IP address: only
     /// [`TrustedSources::all`](crate::TrustedSources::all) takes headers there (the
     /// socket file's permissions then decide who may connect).
