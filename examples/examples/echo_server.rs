@@ -64,9 +64,6 @@ struct Args {
     tls: easynet_examples::ServerTlsArgs,
     #[command(flatten)]
     balancer: easynet_examples::balancer::BalancerArgs,
-    /// On SIGTERM, close idle connections over this many seconds before shutting down.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = easynet_examples::parse_seconds)]
-    drain_grace: std::time::Duration,
 }
 
 /// Sends every packet back; answers one that fails to decode with an error packet.
@@ -111,7 +108,7 @@ impl WithProtocol for Serve {
             let builder = args.balancer.apply_unix(builder)?;
             let server = args.limits.apply(builder).bind().await?;
             let at = format!("unix:{}", path.display());
-            return serve_until_signal(server, at, args.drain_grace).await;
+            return serve_until_signal(server, at, args.balancer.drain_grace).await;
         }
         let port = args.endpoint.port.ok_or("--port or --unix is required")?;
         let builder = TcpServer::builder(protocol, handler)
@@ -120,7 +117,7 @@ impl WithProtocol for Serve {
         let builder = args.balancer.apply_tcp(builder)?;
         let server = args.tls.apply(args.limits.apply(builder))?.bind().await?;
         let addr = server.local_addrs()[0].to_string();
-        serve_until_signal(server, addr, args.drain_grace).await
+        serve_until_signal(server, addr, args.balancer.drain_grace).await
     }
 }
 

@@ -93,7 +93,8 @@ impl WithProtocol for Serve {
                 .balancer
                 .apply_unix(UnixServer::builder(path, protocol, handler))?;
             let server = args.limits.apply(builder).bind().await?;
-            return serve_until_signal(server, format!("unix:{}", path.display())).await;
+            let at = format!("unix:{}", path.display());
+            return serve_until_signal(server, at, args.balancer.drain_grace).await;
         }
         let port = args.endpoint.port.ok_or("--port or --unix is required")?;
         let builder = TcpServer::builder(protocol, handler)
@@ -102,30 +103,30 @@ impl WithProtocol for Serve {
         let builder = args.balancer.apply_tcp(builder)?;
         let server = args.tls.apply(args.limits.apply(builder))?.bind().await?;
         let addr = server.local_addrs()[0].to_string();
-        serve_until_signal(server, addr).await
+        serve_until_signal(server, addr, args.balancer.drain_grace).await
     }
 }
 
-/// Serves until Ctrl-C or SIGTERM, after printing `whoami_server listening on WHERE`.
-async fn serve_until_signal<H, P, T>(server: Server<H, P, T>, at: String) -> Result<(), BoxError>
+/// Serves until Ctrl-C or SIGTERM (which drains within `drain_grace`), after printing
+/// `whoami_server listening on WHERE`.
+async fn serve_until_signal<H, P, T>(
+    server: Server<H, P, T>,
+    at: String,
+    drain_grace: std::time::Duration,
+) -> Result<(), BoxError>
 where
     H: StreamRequestHandler,
     P: StreamProtocol<H::Response, H::Request>,
     T: Transport,
 {
+    // Catch Ctrl-C (and SIGTERM) from now on, before we say we are listening.
     let mut signals = ShutdownSignal::new()?;
-    let mut running = server.spawn().await?;
+    let running = server.spawn().await?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "whoami_server listening on {at}")?;
     stdout.flush()?;
     drop(stdout);
-    tokio::select! {
-        () = running.stopped() => return Ok(running.join().await?),
-        () = signals.recv() => {}
-    }
-    tracing::info!("interrupted, shutting down");
-    running.shutdown().await?;
-    Ok(())
+    Ok(running.stop_on_signals(&mut signals, drain_grace).await?)
 }
 
 #[tokio::main]

@@ -1,6 +1,7 @@
 //! The server tools' options for running behind a load balancer: `--proxy-protocol
-//! TRUSTED` (take PROXY protocol headers from these sources) and `--reuse-port` (share
-//! the port with other processes).
+//! TRUSTED` (take PROXY protocol headers from these sources), `--reuse-port` (share
+//! the port with other processes) and `--drain-grace SECS` (how long SIGTERM's drain
+//! takes).
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use easynet::{
 
 use crate::parse_seconds;
 
-/// `--proxy-protocol TRUSTED [--proxy-header-timeout SECS] [--reuse-port]`.
+/// `--proxy-protocol TRUSTED [--proxy-header-timeout SECS] [--reuse-port] [--drain-grace SECS]`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct BalancerArgs {
     /// Take PROXY protocol (v1 or v2) headers from these sources: comma-separated IP
@@ -25,6 +26,10 @@ pub struct BalancerArgs {
     /// Set SO_REUSEPORT, so that several processes can listen on the same port.
     #[arg(long)]
     pub reuse_port: bool,
+    /// On SIGTERM, close idle connections over this many seconds before shutting down
+    /// (a second signal shuts down at once).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    pub drain_grace: Duration,
 }
 
 impl BalancerArgs {
