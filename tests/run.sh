@@ -26,7 +26,7 @@ if ! command -v haproxy >/dev/null || ! command -v redis-server >/dev/null; then
     }
 fi
 # The packages' own services are not what the tests use; they may run or not.
-haproxy -v | head -n 1
+haproxy -v | sed -n 1p
 redis-server --version
 
 venv="$root/tests/.venv"

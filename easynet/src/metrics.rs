@@ -24,7 +24,7 @@
 
 /// Why a connection ended, as the `reason` label says it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Closed {
+pub(crate) enum CloseReason {
     PeerClosed,
     HandlerEnded,
     Closed,
@@ -50,7 +50,7 @@ mod on {
 
     use metrics::{Counter, Gauge, counter, gauge};
 
-    use super::{Closed, Timeout};
+    use super::{CloseReason, Timeout};
 
     const REASONS: [&str; 8] = [
         "peer_closed",
@@ -122,7 +122,7 @@ mod on {
             self.with(|h| h.active.decrement(1.0));
         }
 
-        pub(crate) fn closed(&self, why: Closed) {
+        pub(crate) fn closed(&self, why: CloseReason) {
             self.with(|h| h.closed[why as usize].increment(1));
         }
 
@@ -162,23 +162,24 @@ mod on {
 
 #[cfg(not(feature = "metrics"))]
 mod off {
-    use super::{Closed, Timeout};
+    use super::{CloseReason, Timeout};
 
-    /// Without the `metrics` feature: nothing, and every call compiles to nothing.
-    #[derive(Clone, Copy, Default)]
-    pub(crate) struct Metrics;
+    /// Without the `metrics` feature: nothing, and every call compiles to nothing (not
+    /// `Copy` and not a unit struct, so that the code is written once for both cases).
+    #[derive(Clone, Default)]
+    pub(crate) struct Metrics(());
 
     impl Metrics {
         #[inline(always)]
         pub(crate) fn new(_name: &str) -> Metrics {
-            Metrics
+            Metrics(())
         }
         #[inline(always)]
         pub(crate) fn accepted(&self) {}
         #[inline(always)]
         pub(crate) fn connection_ended(&self) {}
         #[inline(always)]
-        pub(crate) fn closed(&self, _why: Closed) {}
+        pub(crate) fn closed(&self, _why: CloseReason) {}
         #[inline(always)]
         pub(crate) fn packet_received(&self) {}
         #[inline(always)]

@@ -34,7 +34,7 @@ use crate::connection::{
 };
 use crate::error::SendError;
 use crate::handler::{self, Context, StreamRequestHandler};
-use crate::metrics::{Closed, Metrics};
+use crate::metrics::{CloseReason, Metrics};
 use crate::protocol::StreamProtocol;
 use crate::service::{ExitStack, ServerError, ServerHandle, ServerTask};
 use crate::transport::{self, AcceptFailure, Address, ReadHalf};
@@ -523,16 +523,16 @@ fn log_task_end(ended: Result<(), tokio::task::JoinError>) {
 }
 
 /// The `reason` label of a connection that ended this way.
-fn closed_reason(reason: EndReason) -> Closed {
+fn closed_reason(reason: EndReason) -> CloseReason {
     match reason {
-        EndReason::PeerGone => Closed::PeerClosed,
-        EndReason::Open | EndReason::Handler => Closed::HandlerEnded,
-        EndReason::Closed => Closed::Closed,
-        EndReason::TransportError => Closed::Error,
-        EndReason::WriteTimeout => Closed::WriteTimeout,
-        EndReason::Shutdown => Closed::Shutdown,
-        EndReason::SlowPeer => Closed::SlowPeer,
-        EndReason::Drained => Closed::Drained,
+        EndReason::PeerGone => CloseReason::PeerClosed,
+        EndReason::Open | EndReason::Handler => CloseReason::HandlerEnded,
+        EndReason::Closed => CloseReason::Closed,
+        EndReason::TransportError => CloseReason::Error,
+        EndReason::WriteTimeout => CloseReason::WriteTimeout,
+        EndReason::Shutdown => CloseReason::Shutdown,
+        EndReason::SlowPeer => CloseReason::SlowPeer,
+        EndReason::Drained => CloseReason::Drained,
     }
 }
 
