@@ -153,3 +153,42 @@ impl Shutdown {
         self.inner.grace
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn drain_turns_spread_evenly_over_the_grace_period() {
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        assert_eq!(shutdown.drain_turn(), None, "no drain yet");
+        assert!(!shutdown.is_draining());
+        shutdown.drain(Duration::from_secs(4), 4);
+        assert!(shutdown.is_draining() && !shutdown.is_started());
+        let end = shutdown.drain_deadline().unwrap();
+        let start = end - Duration::from_secs(4);
+        let turns: Vec<_> = (0..6)
+            .map(|_| shutdown.drain_turn().unwrap() - start)
+            .collect();
+        let secs = |s| Duration::from_secs(s);
+        // Four open: 0, 1, 2, 3 s; the ones the drain did not expect, at its end.
+        assert_eq!(
+            turns,
+            [secs(0), secs(1), secs(2), secs(3), secs(4), secs(4)]
+        );
+        // A second drain changes nothing; the shutdown still comes.
+        shutdown.drain(Duration::from_secs(100), 1);
+        assert_eq!(shutdown.drain_deadline(), Some(end));
+        shutdown.begin();
+        assert!(shutdown.is_started() && shutdown.is_draining());
+    }
+
+    #[tokio::test]
+    async fn a_drain_after_the_shutdown_does_nothing() {
+        let shutdown = Shutdown::new(Duration::from_secs(1));
+        shutdown.begin();
+        shutdown.drain(Duration::from_secs(4), 4);
+        assert_eq!(shutdown.drain_deadline(), None);
+        assert_eq!(shutdown.drain_turn(), None);
+    }
+}
