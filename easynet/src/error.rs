@@ -135,6 +135,16 @@ pub enum SendError {
     /// ([`try_send_packet`](crate::StreamClient::try_send_packet)).
     #[error("send queue full")]
     Full,
+    /// The packet serializes to more than the datagram limit, `max` bytes
+    /// ([`MAX_DATAGRAM_SIZE`](crate::MAX_DATAGRAM_SIZE) by default): nothing was sent (a
+    /// datagram is never truncated).
+    #[error("packet too large for one datagram: {size} bytes, more than {max}")]
+    TooLarge {
+        /// The serialized packet's size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Writing to the transport failed.
     #[error("send failed: {0}")]
     Io(#[source] io::Error),

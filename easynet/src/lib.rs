@@ -176,6 +176,8 @@ pub use service::{ExitStack, ServerError, ServerHandle, ServerTask, ShutdownSign
 pub use transport::tls;
 pub use transport::{Address, PeerCredentials};
 pub use transport::{ProxyInfo, TrustedSources, TrustedSourcesError};
+// Datagrams (UDP, Unix datagram sockets): the protocol, the handler, servers, clients.
+pub use protocol::{DatagramProtocol, DatagramSerializer, MAX_DATAGRAM_SIZE};
 
 /// Turns an `async fn` with `recv!()` points into a request handler's generator.
 ///

@@ -23,6 +23,15 @@ pub enum ClientError {
     /// A packet could not be serialized; nothing was sent.
     #[error("cannot serialize packet: {0}")]
     Serialize(#[source] BoxError),
+    /// The packet serializes to more than one datagram may hold (`max` bytes): nothing
+    /// was sent. Datagram clients only.
+    #[error("packet too large for one datagram: {size} bytes, more than {max}")]
+    TooLarge {
+        /// The serialized packet's size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The transport failed.
     #[error(transparent)]
     Io(#[from] io::Error),

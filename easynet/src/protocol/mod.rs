@@ -19,6 +19,7 @@
 
 pub(crate) mod compressed;
 mod convert;
+mod datagram;
 mod fixed;
 mod json;
 mod json_stream;
@@ -30,6 +31,7 @@ pub(crate) mod skim;
 mod stapled;
 
 pub use convert::{Converted, PacketConverter};
+pub use datagram::{DatagramProtocol, DatagramSerializer, MAX_DATAGRAM_SIZE};
 pub use fixed::{FixedSize, FixedSizePacket};
 #[cfg(feature = "json")]
 pub use json::JsonLines;
