@@ -12,8 +12,8 @@
 //! fn handle<'__easynet>(
 //!     &'__easynet self,
 //!     client: &'__easynet StreamClient<Self::Response>,
-//!     __easynet_slot: &'__easynet RecvSlot<<Self as StreamRequestHandler>::Request>,
-//! ) -> Handler<'__easynet, <Self as StreamRequestHandler>::Request,
+//!     __easynet_slot: &'__easynet RecvSlot<Self::Request>,
+//! ) -> Handler<'__easynet, Self::Request,
 //!              impl Future<Output = Result<(), HandlerError>> + Send + '__easynet>
 //! {
 //!     Handler::new(__easynet_slot, move |__easynet_recv: Recv<'_, _>| async move {
@@ -86,7 +86,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Err(_) => {
             let err = syn::Error::new(
                 Span::call_site(),
-                "`#[handler]` must be applied to an `async fn` of a `StreamRequestHandler` impl",
+                "`#[handler]` must be applied to an `async fn` of a `StreamRequestHandler` or `DatagramRequestHandler` impl",
             );
             let err = err.to_compile_error();
             return quote!(#err #item);
@@ -266,11 +266,11 @@ fn generate(function: &ItemFn) -> TokenStream {
     let generator = quote_spanned! {sig.span()=>
         ::easynet::__private::Handler::<
             '_,
-            <Self as ::easynet::__private::StreamRequestHandler>::Request,
+            Self::Request,
             _,
         >::new(#slot, move |#recv: ::easynet::__private::Recv<
             '_,
-            <Self as ::easynet::__private::StreamRequestHandler>::Request,
+            Self::Request,
         >| {
             async move { #convert(async move { #label: #block }.await) }
         })
@@ -284,10 +284,16 @@ fn generate(function: &ItemFn) -> TokenStream {
 fn stub(function: &ItemFn) -> TokenStream {
     let lifetime = lifetime();
     let receiver = quote!(&#lifetime self);
-    let client = quote! {
-        _client: &#lifetime ::easynet::__private::StreamClient<
-            <Self as ::easynet::__private::StreamRequestHandler>::Response,
-        >
+    // The client type the user wrote decides the trait: a datagram handler's client is
+    // a `DatagramClient`.
+    let client = if names_datagram_client(function) {
+        quote! {
+            _client: &#lifetime ::easynet::__private::DatagramClient<Self::Response>
+        }
+    } else {
+        quote! {
+            _client: &#lifetime ::easynet::__private::StreamClient<Self::Response>
+        }
     };
     // Name what the user's signature and body name, without type-checking the body, so
     // that their imports stay used and our error comes alone.
@@ -311,6 +317,22 @@ fn stub(function: &ItemFn) -> TokenStream {
         })
     };
     assemble(function, receiver, client, body)
+}
+
+/// Does the fn's second parameter name `DatagramClient` (a datagram handler's)?
+fn names_datagram_client(function: &ItemFn) -> bool {
+    function.sig.inputs.iter().any(|arg| match arg {
+        FnArg::Typed(arg) => contains_ident(arg.ty.to_token_stream(), "DatagramClient"),
+        FnArg::Receiver(_) => false,
+    })
+}
+
+fn contains_ident(tokens: TokenStream, name: &str) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => ident == name,
+        TokenTree::Group(group) => contains_ident(group.stream(), name),
+        _ => false,
+    })
 }
 
 /// The paths of the `recv!` calls of a body (`recv`, `easynet::recv`).
@@ -368,7 +390,7 @@ fn assemble(
     let handler_ty = quote_spanned! {span=>
         ::easynet::__private::Handler<
             #lifetime,
-            <Self as ::easynet::__private::StreamRequestHandler>::Request,
+            Self::Request,
             impl ::core::future::Future<
                 Output = ::core::result::Result<(), ::easynet::__private::HandlerError>,
             > + ::core::marker::Send + #lifetime,
@@ -377,7 +399,7 @@ fn assemble(
     let slot = slot_ident();
     let slot = quote_spanned! {span=>
         #slot: &#lifetime ::easynet::__private::RecvSlot<
-            <Self as ::easynet::__private::StreamRequestHandler>::Request,
+            Self::Request,
         >
     };
     if sig.ident == "on_connection" {

@@ -42,12 +42,18 @@ use genawaiter::sync::{Co, Gen};
 #[derive(Debug, Clone, Copy)]
 pub struct RecvParams {
     pub(crate) timeout: Option<Duration>,
+    /// Not a `recv!()`: a datagram conversation waits, between two `handle` bodies, for
+    /// the datagram that starts the next one.
+    pub(crate) between: bool,
 }
 
 impl RecvParams {
     #[doc(hidden)]
     pub fn new(timeout: Option<Duration>) -> Self {
-        RecvParams { timeout }
+        RecvParams {
+            timeout,
+            between: false,
+        }
     }
 }
 

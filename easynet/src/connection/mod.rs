@@ -26,6 +26,7 @@
 mod alarm;
 mod broadcast;
 mod client;
+mod datagram;
 mod driver;
 mod encoded;
 mod generator;
@@ -36,6 +37,7 @@ mod shutdown;
 
 pub use broadcast::{Broadcast, broadcast};
 pub use client::{ClientId, StreamClient};
+pub use datagram::DatagramClient;
 pub use encoded::Encoded;
 #[doc(hidden)]
 pub use generator::RecvParams;
@@ -44,6 +46,7 @@ pub use recv::Recv;
 pub use recv::{Handler, RecvError, RecvSlot};
 
 pub(crate) use client::{EndReason, Peer, SendOptions};
+pub(crate) use datagram::{DatagramDriver, DatagramEnd, datagram_slot};
 pub(crate) use driver::{Driver, ReadLimits, panic_message};
 pub(crate) use generator::Conversation;
 pub(crate) use reader::RequestReader;

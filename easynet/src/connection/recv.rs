@@ -167,6 +167,28 @@ impl<Request> RecvSlot<Request> {
         self.waiting.store(inbox.items.len(), Ordering::Relaxed);
     }
 
+    /// Returns once a result is waiting, suspending the conversation (as "between two
+    /// bodies") if none is: a datagram conversation starts each `handle` body only when
+    /// its address's next datagram is here.
+    pub(crate) async fn wait_for_request(&self) {
+        if self.has_waiting() {
+            return;
+        }
+        self.suspend(RecvParams {
+            timeout: None,
+            between: true,
+        })
+        .await;
+    }
+
+    /// Drops the first waiting result, unseen: the datagram of a body that returned
+    /// before its first `recv!()`.
+    pub(crate) fn discard_first(&self) {
+        let mut inbox = self.lock();
+        inbox.items.pop_front();
+        self.waiting.store(inbox.items.len(), Ordering::Relaxed);
+    }
+
     fn suspend(&self, params: RecvParams) -> impl Future<Output = ()> + '_ {
         self.suspender
             .get()

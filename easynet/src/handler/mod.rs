@@ -6,6 +6,7 @@
 //! ([`Handler`]) that the server drives.
 
 mod context;
+mod datagram;
 mod lifecycle;
 
 use std::future::Future;
@@ -14,6 +15,8 @@ use std::time::Duration;
 
 pub(crate) use context::Context;
 pub use context::{ClientLocal, ContextError};
+pub use datagram::DatagramRequestHandler;
+pub(crate) use datagram::serve_datagrams;
 pub(crate) use lifecycle::serve;
 
 use crate::connection::{Handler, RecvSlot, StreamClient};

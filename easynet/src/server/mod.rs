@@ -3,6 +3,7 @@
 //! handler's lifecycle runs over the connection layer.
 
 mod builder;
+mod datagram;
 mod kind;
 mod options;
 mod proxy;
@@ -12,6 +13,12 @@ mod tcp;
 mod unix;
 
 pub use builder::ServerBuilder;
+pub use datagram::{
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_QUEUE_SIZE,
+    DatagramKind, DatagramServer, DatagramServerBuilder, Udp, UdpServer, UdpServerBuilder,
+};
+#[cfg(unix)]
+pub use datagram::{UnixDatagram, UnixDatagramServer, UnixDatagramServerBuilder};
 pub use kind::Transport;
 pub use options::ServerOptions;
 pub use tcp::{Tcp, TcpServer, TcpServerBuilder};

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -45,6 +45,8 @@ struct Inner {
     state: watch::Sender<State>,
     clients: AtomicUsize,
     connections: AtomicUsize,
+    /// Datagram servers: datagrams received and dropped (see `dropped_datagrams`).
+    dropped: AtomicU64,
 }
 
 /// A handle on a running (or not yet running) server: its addresses, whether it serves,
@@ -63,6 +65,7 @@ impl ServerHandle {
                 state: watch::Sender::new(State::Idle),
                 clients: AtomicUsize::new(0),
                 connections: AtomicUsize::new(0),
+                dropped: AtomicU64::new(0),
             }),
         }
     }
@@ -77,9 +80,22 @@ impl ServerHandle {
         *self.inner.state.borrow() == State::Serving
     }
 
-    /// How many clients are connected now: handed to the handler, not yet ended.
+    /// How many clients are connected now: handed to the handler, not yet ended. On a
+    /// datagram server: how many remote addresses have live state (a conversation).
     pub fn client_count(&self) -> usize {
         self.inner.clients.load(Ordering::Relaxed)
+    }
+
+    /// Datagram servers ([`UdpServer`](crate::UdpServer)): how many received datagrams
+    /// were dropped unhandled since the server was bound: over an address's queue bound,
+    /// over the bound on addresses or queued bytes, or from a peer that cannot be
+    /// answered (an unnamed Unix socket). Always 0 on stream servers.
+    pub fn dropped_datagrams(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_dropped_datagram(&self) {
+        self.inner.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many connections are open now: accepted and not yet closed, TLS handshakes in

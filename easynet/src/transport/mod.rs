@@ -6,6 +6,7 @@
 mod accept;
 mod address;
 pub(crate) mod proxy;
+mod datagram;
 mod read_half;
 mod tcp;
 #[cfg(feature = "tls")]
@@ -16,6 +17,9 @@ mod unix;
 pub(crate) use accept::{ACCEPT_PAUSE, AcceptFailure, classify_accept_error};
 pub use address::{Address, PeerCredentials};
 pub use proxy::{ProxyInfo, TrustedSources, TrustedSourcesError};
+#[cfg(unix)]
+pub(crate) use datagram::bind_unix_datagram;
+pub(crate) use datagram::{DatagramSocket, bind_udp};
 pub(crate) use read_half::ReadHalf;
 pub(crate) use tcp::{adopt_listener, bind_listeners, prepare_accepted};
 #[cfg(unix)]

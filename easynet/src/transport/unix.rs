@@ -33,6 +33,18 @@ pub struct UnixSocketFile {
 }
 
 impl UnixSocketFile {
+    /// The file just bound at `path`, removed on drop when `remove_on_close`.
+    pub(crate) fn created(path: &Path, remove_on_close: bool) -> Self {
+        let identity = std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        UnixSocketFile {
+            path: path.to_owned(),
+            identity,
+            remove_on_close,
+        }
+    }
+
     /// The path the listener is bound to.
     pub(crate) fn path(&self) -> &Path {
         &self.path
