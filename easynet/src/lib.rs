@@ -177,6 +177,10 @@ pub use transport::tls;
 pub use transport::{Address, PeerCredentials};
 pub use transport::{ProxyInfo, TrustedSources, TrustedSourcesError};
 // Datagrams (UDP, Unix datagram sockets): the protocol, the handler, servers, clients.
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use client::UnixDatagramClient;
+pub use client::{DatagramEndpoint, UdpClient};
 pub use connection::DatagramClient;
 pub use handler::DatagramRequestHandler;
 pub use protocol::{DatagramProtocol, DatagramSerializer, MAX_DATAGRAM_SIZE};

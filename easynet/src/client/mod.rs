@@ -1,9 +1,13 @@
 //! The client side: [`Client`] connects to a server and exchanges packets with it, over
 //! TCP ([`TcpClient`]), TLS, a Unix socket ([`UnixClient`]) or any connected stream.
 
+mod datagram;
 mod error;
 mod stream;
 
+#[cfg(unix)]
+pub use datagram::UnixDatagramClient;
+pub use datagram::{DatagramEndpoint, UdpClient};
 pub use error::ClientError;
 pub use stream::Client;
 

@@ -12,7 +12,7 @@ use crate::transport::{self, DatagramSocket};
 ///
 /// A peer must send from a socket bound to a path of its own (an unnamed socket cannot be
 /// answered: its datagrams are dropped and counted), as
-/// [`UnixDatagramClient::connect`](crate::UnixDatagramClient::connect_unix) does.
+/// [`UnixDatagramClient`](crate::UnixDatagramClient)'s `connect_unix` does.
 pub type UnixDatagramServer<H, S> = DatagramServer<H, S, UnixDatagram>;
 
 /// Builds a [`UnixDatagramServer`]: [`UnixDatagramServer::builder`].
