@@ -20,8 +20,9 @@
 use std::future::Future;
 
 use easynet::{
-    Base64, Bincode, Bz2, Cbor, JsonLines, JsonSerializer, JsonStream, MsgPack, StreamProtocol,
-    StringLines, Zlib,
+    Base64, Bincode, BincodeSerializer, Bz2, Cbor, CborSerializer, DatagramProtocol,
+    DatagramSerializer, JsonLines, JsonSerializer, JsonStream, MsgPack, MsgPackSerializer,
+    StreamProtocol, StringLines, StringSerializer, Zlib,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -238,6 +239,79 @@ pub async fn with_client_protocol<W: WithProtocol>(format: Format, with: W) -> W
         }
         Format::ZlibJson => with.run::<Value, _>(Zlib::new(JsonSerializer::new())).await,
         Format::Bz2Json => with.run::<Value, _>(Bz2::new(JsonSerializer::new())).await,
+    }
+}
+
+/// Something to do with the datagram protocol of a format: what
+/// [`with_datagram_server_protocol`] and [`with_datagram_client_protocol`] call (the UDP
+/// echo tools).
+pub trait WithDatagramProtocol {
+    /// What it gives.
+    type Output;
+
+    /// Does it with `protocol`, one `T` per datagram.
+    fn run<T, S>(self, protocol: DatagramProtocol<S>) -> impl Future<Output = Self::Output>
+    where
+        T: EchoPacket,
+        S: DatagramSerializer<T, T>;
+}
+
+/// The datagram serializer of `format` (one packet per datagram, so `json` and
+/// `json-nolines` are the same, and `lines` is one UTF-8 string per datagram), with
+/// server packets: JSON documents kept as their exact text.
+pub async fn with_datagram_server_protocol<W: WithDatagramProtocol>(
+    format: Format,
+    with: W,
+) -> W::Output {
+    type Raw = Box<RawValue>;
+    fn p<S>(serializer: S) -> DatagramProtocol<S> {
+        DatagramProtocol::new(serializer)
+    }
+    match format {
+        Format::Json | Format::JsonNolines => with.run::<Raw, _>(p(JsonSerializer::new())).await,
+        Format::Lines => with.run::<String, _>(p(StringSerializer::new())).await,
+        Format::Cbor => with.run::<Value, _>(p(CborSerializer::new())).await,
+        Format::Msgpack => with.run::<Value, _>(p(MsgPackSerializer::new())).await,
+        Format::Bincode => with.run::<JsonValue, _>(p(BincodeSerializer::new())).await,
+        Format::Base64Json => {
+            with.run::<Raw, _>(p(Base64::new(JsonSerializer::new())))
+                .await
+        }
+        Format::ZlibJson => {
+            with.run::<Raw, _>(p(Zlib::new(JsonSerializer::new())))
+                .await
+        }
+        Format::Bz2Json => with.run::<Raw, _>(p(Bz2::new(JsonSerializer::new()))).await,
+    }
+}
+
+/// [`with_datagram_server_protocol`]'s formats, with client packets: JSON documents as
+/// `serde_json::Value`.
+pub async fn with_datagram_client_protocol<W: WithDatagramProtocol>(
+    format: Format,
+    with: W,
+) -> W::Output {
+    fn p<S>(serializer: S) -> DatagramProtocol<S> {
+        DatagramProtocol::new(serializer)
+    }
+    match format {
+        Format::Json | Format::JsonNolines => with.run::<Value, _>(p(JsonSerializer::new())).await,
+        Format::Lines => with.run::<String, _>(p(StringSerializer::new())).await,
+        Format::Cbor => with.run::<Value, _>(p(CborSerializer::new())).await,
+        Format::Msgpack => with.run::<Value, _>(p(MsgPackSerializer::new())).await,
+        Format::Bincode => with.run::<JsonValue, _>(p(BincodeSerializer::new())).await,
+        Format::Base64Json => {
+            with.run::<Value, _>(p(Base64::new(JsonSerializer::new())))
+                .await
+        }
+        Format::ZlibJson => {
+            with.run::<Value, _>(p(Zlib::new(JsonSerializer::new())))
+                .await
+        }
+        Format::Bz2Json => {
+            with.run::<Value, _>(p(Bz2::new(JsonSerializer::new())))
+                .await
+        }
     }
 }
 
