@@ -190,7 +190,7 @@ impl DatagramRequestHandler for SkipEveryOther {
 
     #[handler]
     async fn handle(&self, client: &DatagramClient<Value>) -> Result<(), HandlerError> {
-        if self.0.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+        if self.0.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
             return Ok(());
         }
         let request = recv!()?;
