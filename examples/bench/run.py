@@ -45,19 +45,33 @@ RUST_SERVERS = [
     "tokio-raw",
     "framed-send",
     "framed-feed",
+    "framed-json",
 ]
+# The `echo_server` example itself, as a user runs it: `--format NAME`.
+EXAMPLE_SERVERS = {"echo-lines": "lines", "echo-json": "json"}
 PYTHON_SERVERS = ["easynetwork-asyncio", "easynetwork-uvloop"]
-ALL_SERVERS = RUST_SERVERS + PYTHON_SERVERS
+ALL_SERVERS = ["echo-lines", "echo-json"] + RUST_SERVERS + PYTHON_SERVERS
+# The broadcast servers of `bench_broadcast serve --kind NAME`, and the period of their
+# packets.
+BROADCAST_SERVERS = ["easynet-broadcast", "tokio-broadcast"]
+BROADCAST_EVERY_MS = 10
+# Servers that only speak JSON documents.
+JSON_ONLY = ("easynet-json", "echo-json", "framed-json")
 
 LABELS = {
+    "echo-lines": "`echo_server --format lines` (the example: StringLines, generator per request)",
+    "echo-json": "`echo_server --format json` (the example: JSON lines, exact text)",
     "easynet-loop": "easynet, bytes lines, inner loop",
     "easynet-per-request": "easynet, bytes lines, generator per request",
     "easynet-json": "easynet, JSON lines",
     "tokio-raw": "raw tokio echo",
     "framed-send": "Framed<LinesCodec>, send per message",
     "framed-feed": "Framed<LinesCodec>, feed then flush",
+    "framed-json": "Framed<LinesCodec> + serde_json, feed then flush",
     "easynetwork-asyncio": "Python easynetwork 1.2.0, asyncio",
     "easynetwork-uvloop": "Python easynetwork 1.2.0, uvloop",
+    "easynet-broadcast": "easynet, `server.broadcast(&packet)`",
+    "tokio-broadcast": "tokio: `sync::broadcast` + a writer task per connection",
 }
 
 
@@ -78,12 +92,14 @@ class Scenario:
 
     def servers(self, chosen: list[str]) -> list[str]:
         if self.json:
-            # The JSON variant: easynet's JSON server against the raw and bytes baselines.
-            return [s for s in chosen if s in ("easynet-json", "easynet-loop", "tokio-raw")]
+            # The JSON variant: the example and easynet's JSON server against the
+            # hand-written JSON peer and the raw and bytes baselines.
+            return [s for s in chosen if s in JSON_ONLY + ("easynet-loop", "tokio-raw")]
         if self.tls:
             return [s for s in chosen
-                    if s in ("easynet-loop", "tokio-raw", "framed-feed", "easynetwork-uvloop")]
-        return [s for s in chosen if s != "easynet-json"]
+                    if s in ("echo-lines", "easynet-loop", "tokio-raw", "framed-feed",
+                             "easynetwork-uvloop")]
+        return [s for s in chosen if s not in JSON_ONLY]
 
 
 SCENARIOS = [
@@ -120,15 +136,18 @@ def target_dir() -> Path:
     return Path(json.loads(out)["target_directory"])
 
 
-def build() -> tuple[Path, Path]:
-    log("building bench_server and bench_client (release)")
-    subprocess.run(
-        ["cargo", "build", "--release", "-p", "easynet-examples",
-         "--example", "bench_server", "--example", "bench_client"],
-        cwd=ROOT, check=True,
-    )
+BINARIES = ["bench_server", "bench_client", "echo_server", "bench_broadcast", "bench_fairness",
+            "bench_decoders"]
+
+
+def build() -> dict[str, Path]:
+    log(f"building {', '.join(BINARIES)} (release)")
+    command = ["cargo", "build", "--release", "-p", "easynet-examples"]
+    for name in BINARIES:
+        command += ["--example", name]
+    subprocess.run(command, cwd=ROOT, check=True)
     examples = target_dir() / "release" / "examples"
-    return examples / "bench_server", examples / "bench_client"
+    return {name: examples / name for name in BINARIES}
 
 
 def python_venv() -> Path:
@@ -156,10 +175,19 @@ def pinned(cpu: int | None, command: list) -> list:
 class Server:
     """A server process, started and announced."""
 
-    def __init__(self, kind: str, binary: Path, python: Path | None, cpu: int | None,
-                 tls: tuple[Path, Path] | None = None):
+    def __init__(self, kind: str, binaries: dict[str, Path], python: Path | None,
+                 cpu: int | None, tls: tuple[Path, Path] | None = None):
+        env = None
         if kind in RUST_SERVERS:
-            command = [binary, "--kind", kind, "--port", "0"]
+            command = [binaries["bench_server"], "--kind", kind, "--port", "0"]
+        elif kind in EXAMPLE_SERVERS:
+            # The example as shipped (its `#[tokio::main]` runtime, one worker thread on
+            # its core; logs at warn so that connections are not logged on stderr).
+            command = [binaries["echo_server"], "--format", EXAMPLE_SERVERS[kind], "--port", "0"]
+            env = {**os.environ, "TOKIO_WORKER_THREADS": "1", "RUST_LOG": "warn"}
+        elif kind in BROADCAST_SERVERS:
+            command = [binaries["bench_broadcast"], "serve", "--kind", kind.split("-")[0],
+                       "--port", "0", "--every-ms", str(BROADCAST_EVERY_MS)]
         else:
             command = [python, HERE / "easynetwork_server.py", "--port", "0"]
             if kind == "easynetwork-uvloop":
@@ -168,7 +196,7 @@ class Server:
             command += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self.kind = kind
         self.process = subprocess.Popen(
-            pinned(cpu, command), stdout=subprocess.PIPE, text=True,
+            pinned(cpu, command), stdout=subprocess.PIPE, text=True, env=env,
         )
         line = self.process.stdout.readline()
         if "listening on" not in line:
@@ -292,6 +320,80 @@ def measure_memory(server: Server, client: Path, conns: int, cpu: int | None) ->
     return Memory((idle - baseline) / conns, (after - baseline) / conns)
 
 
+@dataclass
+class BroadcastRun:
+    delivered_per_s: float
+    missed: float
+    cpu_us_per_packet: float
+
+
+def measure_broadcast(server: Server, binary: Path, clients: int, seconds: float,
+                      warmup: float, cpu: int | None) -> BroadcastRun:
+    """Server CPU per packet delivered while it pushes one packet to `clients` clients
+    every BROADCAST_EVERY_MS (the listening clients check every packet)."""
+    command = [binary, "listen", "--addr", server.addr, "--clients", str(clients),
+               "--duration", str(seconds), "--warmup", str(warmup)]
+    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
+    try:
+        marker = process.stdout.readline()
+        if marker.strip() != "measuring":
+            raise RuntimeError(f"broadcast listener: {marker!r}")
+        cpu_start = server.cpu_seconds()
+        report_line = process.stdout.readline()
+        cpu_end = server.cpu_seconds()
+        status = process.wait(timeout=seconds + warmup + 60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    if status != 0:
+        raise RuntimeError(f"broadcast listener failed against {server.kind} ({status})")
+    report = json.loads(report_line)
+    delivered = report["delivered"]
+    return BroadcastRun(
+        delivered_per_s=delivered / report["seconds"],
+        missed=report["missed"],
+        cpu_us_per_packet=(cpu_end - cpu_start) * 1e6 / max(delivered, 1),
+    )
+
+
+def median_broadcast(runs: list[BroadcastRun]) -> BroadcastRun:
+    return BroadcastRun(*(
+        statistics.median(getattr(r, f) for r in runs)
+        for f in BroadcastRun.__dataclass_fields__
+    ))
+
+
+def measure_fairness(binaries: dict[str, Path], server_cpu: int | None,
+                     client_cpu: int | None, samples: int, seconds: int) -> dict:
+    """One run of bench_fairness against the echo_server example (pinned like the
+    others): a polite client's round trips, idle and under the tiny-request flood."""
+    command = [binaries["bench_fairness"], "--server", binaries["echo_server"], "--json",
+               "--samples", str(samples), "--seconds", str(seconds)]
+    if server_cpu is not None and shutil.which("taskset"):
+        command += ["--pin-server", str(server_cpu)]
+    out = subprocess.run(pinned(client_cpu, command), check=True, capture_output=True,
+                         text=True, timeout=4 * seconds + 60).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure_decoders(binaries: dict[str, Path], cpu: int | None, connections: int,
+                     millis: int) -> list[dict]:
+    """bench_decoders: per format, the heap a partial frame pins and the CPU per small
+    packet."""
+    command = [binaries["bench_decoders"], "--json", "--connections", str(connections),
+               "--millis", str(millis)]
+    out = subprocess.run(pinned(cpu, command), check=True, capture_output=True, text=True,
+                         timeout=600).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (other work competing for the cores)."""
+    return os.getloadavg()[0]
+
+
 def cpus() -> tuple[int | None, int | None]:
     available = sorted(os.sched_getaffinity(0))
     if len(available) < 2:
@@ -353,7 +455,7 @@ def targets(results: dict, memory: dict) -> list[str]:
         run = results.get(scenario, {}).get(kind)
         return run.cpu_us_per_request if run else None
 
-    rows: list[tuple[str, str, bool]] = []
+    rows: list[tuple[str, str, bool | None]] = []
 
     def vs_raw(scenario: str, limit: float, label: str) -> float | None:
         ours, raw = cpu(scenario, "easynet-loop"), cpu(scenario, "tokio-raw")
@@ -385,6 +487,23 @@ def targets(results: dict, memory: dict) -> list[str]:
         if ours and python:
             rows.append((f"≥ {factor}× less CPU than Python easynetwork + uvloop at {label}",
                          f"{python / ours:.1f}×", python / ours >= factor))
+    # The ordinary user path: the echo_server example itself.
+    for scenario, limit, label in (("1024x1x10", 1.05, "1024×1"), ("1024x5x10", 1.0, "1024×5")):
+        example, framed = cpu(scenario, "echo-lines"), cpu(scenario, "framed-feed")
+        if example and framed:
+            rows.append((f"`echo_server --format lines` ≤ {limit}× `Framed` feed-then-flush "
+                         f"at {label}", f"{example / framed:.2f}× ({example:.2f} vs "
+                         f"{framed:.2f} µs)", example / framed <= limit))
+    for scenario in ("1024x1x10", "1024x5x10", "64x1x100", "65000x1x3", "1024x1x10-tls"):
+        example, raw = cpu(scenario, "echo-lines"), cpu(scenario, "tokio-raw")
+        if example and raw:
+            rows.append((f"`echo_server --format lines` vs raw tokio at {scenario}",
+                         f"{example / raw:.2f}×", None))
+    example, framed = cpu("1024x1x10-json", "echo-json"), cpu("1024x1x10-json", "framed-json")
+    if example and framed:
+        rows.append(("`echo_server --format json` vs `Framed<LinesCodec>` + serde_json at "
+                     "1024×1", f"{example / framed:.2f}× ({example:.2f} vs {framed:.2f} µs)",
+                     None))
     ours, raw = memory.get("easynet-loop"), memory.get("tokio-raw")
     if ours and raw:
         rows.append(("idle memory per connection ≤ 2× raw tokio's",
@@ -403,13 +522,80 @@ def targets(results: dict, memory: dict) -> list[str]:
              "medians, measured side by side in one run; \"easynet\" is the inner-loop "
              "bytes-lines server unless said otherwise).", "",
              "| target | measured | met |", "| --- | --- | --- |"]
-    lines += [f"| {target} | {measured} | {'yes' if met else '**no**'} |"
+    lines += [f"| {target} | {measured} | "
+              f"{'—' if met is None else 'yes' if met else '**no**'} |"
               for target, measured, met in rows]
     return lines + [""]
 
 
+def extra_sections(extra: dict, args: argparse.Namespace) -> list[str]:
+    """Broadcast, fairness and decoder sections, from this run's figures."""
+    lines: list[str] = []
+    broadcast = extra.get("broadcast")
+    if broadcast:
+        runs = {k: BroadcastRun(**v) for k, v in broadcast["median"].items()}
+        lines += ["## Broadcast", "",
+                  f"One {broadcast['size']}-byte packet every {broadcast['every_ms']} ms to each "
+                  f"of {broadcast['clients']} clients on loopback (`bench_broadcast`), "
+                  f"{broadcast['rounds']} alternating rounds of {broadcast['seconds']:g} s; "
+                  "the clients check every packet. Server CPU per delivered packet, medians.",
+                  "", "| server | packets delivered/s | missed | server CPU µs/packet | "
+                  "vs tokio |", "| --- | ---: | ---: | ---: | ---: |"]
+        base = runs.get("tokio-broadcast")
+        for kind, run in runs.items():
+            ratio = f"{run.cpu_us_per_packet / base.cpu_us_per_packet:.2f}x" if base else "-"
+            lines.append(f"| {LABELS[kind]} | {run.delivered_per_s:,.0f} | {run.missed:.0f} | "
+                         f"{run.cpu_us_per_packet:.2f} | {ratio} |")
+        lines.append("")
+    fairness = extra.get("fairness")
+    if fairness:
+        lines += ["## Fairness", "",
+                  "A polite client's round trips (`polite\\n`, one at a time) against the "
+                  "`echo_server --format lines` example (one worker thread, pinned), on an "
+                  f"idle server and while {fairness[0]['floods']} connections pipeline `1\\n` "
+                  "as fast as they can (`bench_fairness`), one row per run:", "",
+                  "| run | idle p50 | idle p99 | flooded p50 | flooded p99 | flooded max | "
+                  "flooded p99 / idle p99 | flood answers meanwhile |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for index, run in enumerate(fairness, 1):
+            idle, flooded = run["idle"], run["flooded"]
+            lines.append(
+                f"| {index} | {idle['p50_us'] / 1e3:.2f} ms | {idle['p99_us'] / 1e3:.2f} ms | "
+                f"{flooded['p50_us'] / 1e3:.2f} ms | {flooded['p99_us'] / 1e3:.2f} ms | "
+                f"{flooded['max_us'] / 1e3:.2f} ms | "
+                f"{flooded['p99_us'] / max(idle['p99_us'], 1e-9):.1f}× | "
+                f"{run['flood_answers']:,} |")
+        lines.append("")
+    decoders = extra.get("decoders")
+    if decoders:
+        def size(n: float) -> str:
+            if n >= 1024 * 1024:
+                return f"{n / (1024 * 1024):.2f} MiB"
+            return f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n:.0f} B"
+        lines += ["## Decoders", "",
+                  "Per format of `echo_server` (`bench_decoders`): the heap one connection "
+                  "pins while its peer has sent part of a frame of a 45 KB packet, and the CPU "
+                  "time of one small packet, in µs (best of three runs).", "",
+                  "| format | held, first 100 B of a frame | held, all but 1 B | decode tiny µs "
+                  "| decode 4-byte bad µs | encode tiny µs |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for row in decoders:
+            lines.append(f"| {row['format']} | {size(row['first_100_bytes'])} | "
+                         f"{size(row['all_but_1_bytes'])} | {row['decode_tiny_us']:.2f} | "
+                         f"{row['decode_bad_us']:.2f} | {row['encode_tiny_us']:.2f} |")
+        by_format = {row["format"]: row for row in decoders}
+        bz2, zlib = by_format.get("bz2-json"), by_format.get("zlib-json")
+        if bz2 and zlib:
+            lines += ["", "bz2 against zlib per small packet: "
+                      f"decode {bz2['decode_tiny_us'] / zlib['decode_tiny_us']:.1f}×, "
+                      f"bad packet {bz2['decode_bad_us'] / zlib['decode_bad_us']:.1f}×, "
+                      f"encode {bz2['encode_tiny_us'] / zlib['encode_tiny_us']:.1f}×."]
+        lines.append("")
+    return lines
+
+
 def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: list[str],
-             args: argparse.Namespace, command: str) -> str:
+             args: argparse.Namespace, command: str, extra: dict) -> str:
     lines = ["# Benchmarks", "",
              "Echo servers measured side by side in one run by `examples/bench/run.py` "
              "(medians of the runs). The figure to compare is the **server's CPU time per "
@@ -420,6 +606,13 @@ def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: li
              f"{platform.platform()}, Python {platform.python_version()}; "
              f"{args.runs} runs of {args.duration:g} s (+{args.warmup:g} s warm-up) per server "
              "and scenario; server and client pinned to different cores.", ""]
+    loads = [x for values in extra.get("loads", {}).values() for x in values]
+    if loads:
+        lines += ["The machine was shared with other work (builds) during the run: the "
+                  "1-minute load average, sampled at the start of every round, was "
+                  f"{min(loads):.2f} to {max(loads):.2f} (median {statistics.median(loads):.2f}) "
+                  f"on {os.cpu_count()} cores, so the absolute figures are noisy; the ratios "
+                  "of servers measured in the same rounds are what to read.", ""]
     for scenario in scenarios:
         rows = results.get(scenario.name)
         if not rows:
@@ -453,6 +646,7 @@ def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: li
                              f"{m.after_large_kib_per_conn:.1f} |")
         lines.append("")
     lines += ["![server CPU per request](benchmarks.svg)", ""]
+    lines += extra_sections(extra, args)
     lines += targets(results, memory)
     notes = HERE / "notes.md"
     if notes.exists():
@@ -474,6 +668,12 @@ def main() -> int:
     parser.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS))
     parser.add_argument("--memory-conns", type=int, default=10_000)
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--broadcast-clients", type=int, default=1000)
+    parser.add_argument("--no-broadcast", action="store_true")
+    parser.add_argument("--fairness-runs", type=int, default=3)
+    parser.add_argument("--fairness-samples", type=int, default=2000)
+    parser.add_argument("--decoder-connections", type=int, default=100)
+    parser.add_argument("--decoder-millis", type=int, default=200)
     parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--chart", type=Path, default=ROOT / "benchmarks.svg")
     parser.add_argument("--json-out", type=Path)
@@ -491,6 +691,8 @@ def main() -> int:
         args.runs, args.duration, args.warmup = 1, 1.0, 0.2
         scenarios = [SCENARIOS[0], SCENARIOS[-2], SCENARIOS[-1]]
         args.no_memory = True
+        args.broadcast_clients, args.fairness_runs, args.fairness_samples = 100, 1, 200
+        args.decoder_connections, args.decoder_millis = 5, 5
 
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
@@ -500,12 +702,15 @@ def main() -> int:
         for key, value in saved.get("settings", {}).items():
             setattr(args, key, value)
         command = saved.get("command", "python3 examples/bench/run.py")
+        extra = saved.get("extra", {})
         args.chart.write_text(svg_chart(results, scenarios, servers))
-        args.markdown.write_text(markdown(results, memory, scenarios, servers, args, command))
+        args.markdown.write_text(markdown(results, memory, scenarios, servers, args, command,
+                                          extra))
         log(f"wrote {args.markdown} and {args.chart} from {args.from_json}")
         return 0
 
-    server_binary, client_binary = build()
+    binaries = build()
+    client_binary = binaries["bench_client"]
     python = python_venv() if any(s in PYTHON_SERVERS for s in servers) else None
     server_cpu, client_cpu = cpus()
 
@@ -514,15 +719,17 @@ def main() -> int:
         certificates = make_certificate(Path(tempfile.mkdtemp(prefix="easynet-bench-")))
 
     results: dict[str, dict[str, Run]] = {}
+    extra: dict = {"loads": {}}
     for scenario in scenarios:
         kinds = scenario.servers(servers)
         runs: dict[str, list[Run]] = {k: [] for k in kinds}
         for round_ in range(args.runs):
+            extra["loads"].setdefault(scenario.name, []).append(load_average())
             # Alternate the order so no server always runs first.
             order = kinds if round_ % 2 == 0 else list(reversed(kinds))
             for kind in order:
                 tls = certificates if scenario.tls else None
-                server = Server(kind, server_binary, python, server_cpu, tls)
+                server = Server(kind, binaries, python, server_cpu, tls)
                 try:
                     run = measure(server, client_binary, scenario, args.duration,
                                   args.warmup, client_cpu, tls[0] if tls else None)
@@ -536,9 +743,9 @@ def main() -> int:
     memory: dict[str, Memory] = {}
     if not args.no_memory:
         for kind in servers:
-            if kind == "easynet-json":
+            if kind in JSON_ONLY:
                 continue
-            server = Server(kind, server_binary, python, server_cpu)
+            server = Server(kind, binaries, python, server_cpu)
             try:
                 memory[kind] = measure_memory(server, client_binary, args.memory_conns,
                                               client_cpu)
@@ -546,18 +753,56 @@ def main() -> int:
                 server.stop()
             log(f"memory {kind}: {memory[kind]}")
 
+    if not args.no_broadcast:
+        runs_b: dict[str, list[BroadcastRun]] = {k: [] for k in BROADCAST_SERVERS}
+        for round_ in range(args.runs):
+            extra["loads"].setdefault("broadcast", []).append(load_average())
+            order = BROADCAST_SERVERS if round_ % 2 == 0 else BROADCAST_SERVERS[::-1]
+            for kind in order:
+                server = Server(kind, binaries, None, server_cpu)
+                try:
+                    run_b = measure_broadcast(server, binaries["bench_broadcast"],
+                                              args.broadcast_clients, args.duration,
+                                              args.warmup, client_cpu)
+                finally:
+                    server.stop()
+                runs_b[kind].append(run_b)
+                log(f"broadcast {kind}: {run_b.delivered_per_s:,.0f} packets/s, "
+                    f"{run_b.cpu_us_per_packet:.2f} µs CPU/packet, {run_b.missed:.0f} missed")
+        extra["broadcast"] = {
+            "clients": args.broadcast_clients, "every_ms": BROADCAST_EVERY_MS, "size": 1024,
+            "rounds": args.runs, "seconds": args.duration,
+            "median": {k: vars(median_broadcast(v)) for k, v in runs_b.items()},
+        }
+    if args.fairness_runs > 0:
+        extra["fairness"] = []
+        for _ in range(args.fairness_runs):
+            extra["loads"].setdefault("fairness", []).append(load_average())
+            run_f = measure_fairness(binaries, server_cpu, client_cpu, args.fairness_samples,
+                                     10)
+            extra["fairness"].append(run_f)
+            log(f"fairness: idle p99 {run_f['idle']['p99_us']:.0f} µs, "
+                f"flooded p99 {run_f['flooded']['p99_us']:.0f} µs")
+    if args.decoder_connections > 0:
+        extra["loads"]["decoders"] = [load_average()]
+        extra["decoders"] = measure_decoders(binaries, server_cpu, args.decoder_connections,
+                                             args.decoder_millis)
+        log(f"decoders: {len(extra['decoders'])} formats measured")
+
     if args.smoke:
         log(f"smoke run passed: {len(servers)} servers, every echo verified byte for byte")
         return 0
     command = "python3 examples/bench/run.py " + " ".join(sys.argv[1:])
     args.chart.write_text(svg_chart(results, scenarios, servers))
-    args.markdown.write_text(markdown(results, memory, scenarios, servers, args, command.strip()))
+    args.markdown.write_text(markdown(results, memory, scenarios, servers, args, command.strip(),
+                                      extra))
     if args.json_out:
         args.json_out.write_text(json.dumps(
             {"results": {s: {k: vars(r) for k, r in rows.items()} for s, rows in results.items()},
              "memory": {k: vars(m) for k, m in memory.items()},
              "settings": {"runs": args.runs, "duration": args.duration, "warmup": args.warmup,
                           "memory_conns": args.memory_conns},
+             "extra": extra,
              "command": command.strip()}, indent=2))
     log(f"wrote {args.markdown} and {args.chart}")
     return 0

@@ -21,6 +21,9 @@
 //! CPU: each case runs on one decoder (or encoder), one packet per "read", repeated for
 //! `--millis` milliseconds; the figure is the best of three such runs, in microseconds
 //! per packet. The tiny packet is `{"id":1,"op":"echo"}`.
+//!
+//! With `--json` it prints one JSON line per format instead of the table (bytes and
+//! microseconds), for the benchmark harness (`examples/bench/run.py`).
 
 use std::alloc::System;
 use std::future::Future;
@@ -50,6 +53,9 @@ struct Args {
     /// Only this format (all of them by default).
     #[arg(long, value_enum)]
     only: Option<Format>,
+    /// One JSON line per format instead of a markdown table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// One line of the table.
@@ -224,10 +230,12 @@ impl WithProtocol for Measure {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Args::parse();
-    println!(
-        "| format | held per connection, first 100 B of a frame | held, all but 1 B | decode tiny (µs) | decode 4-byte bad (µs) | encode tiny (µs) |"
-    );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    if !args.json {
+        println!(
+            "| format | held per connection, first 100 B of a frame | held, all but 1 B | decode tiny (µs) | decode 4-byte bad (µs) | encode tiny (µs) |"
+        );
+        println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    }
     for format in [
         Format::Json,
         Format::JsonNolines,
@@ -247,6 +255,18 @@ async fn main() {
             .unwrap_or_default();
         let measure = Measure { format, args };
         let row = with_server_protocol(format, measure).await;
+        if args.json {
+            let line = serde_json::json!({
+                "format": name,
+                "first_100_bytes": row.first_100,
+                "all_but_1_bytes": row.all_but_1,
+                "decode_tiny_us": row.decode_tiny,
+                "decode_bad_us": row.decode_bad,
+                "encode_tiny_us": row.encode_tiny,
+            });
+            println!("{line}");
+            continue;
+        }
         println!(
             "| {name} | {} | {} | {:.2} | {:.2} | {:.2} |",
             bytes(row.first_100),

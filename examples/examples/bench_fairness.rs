@@ -5,13 +5,15 @@
 //! ```text
 //! cargo build --release -p easynet-examples --example echo_server --example bench_fairness
 //! target/release/examples/bench_fairness [--server target/release/examples/echo_server]
-//!     [--floods 8] [--samples 2000] [--seconds 10]
+//!     [--floods 8] [--samples 2000] [--seconds 10] [--pin-server CPU] [--json]
 //! ```
 //!
 //! It starts `echo_server --format lines --port 0` itself (one worker thread, as the
 //! benchmark harness runs every server: `TOKIO_WORKER_THREADS=1`), measures, stops it,
 //! and prints a markdown table: p50, p99 and max of the polite client's round trips,
-//! idle and flooded, and how many flood requests the server answered meanwhile.
+//! idle and flooded, and how many flood requests the server answered meanwhile (with
+//! `--json`, one JSON line of the same figures in microseconds instead, for the harness).
+//! With `--pin-server CPU` the server runs pinned to that core (`taskset -c CPU`).
 //! Everything targets 127.0.0.1 and stops by itself.
 
 use std::io::Write;
@@ -41,12 +43,26 @@ struct Args {
     /// At most this long per phase.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Run the server pinned to this core (with `taskset`).
+    #[arg(long)]
+    pin_server: Option<usize>,
+    /// Print one JSON line (microseconds) instead of a markdown table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let mut server = Command::new(&args.server)
+    let mut server = match args.pin_server {
+        Some(cpu) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpu.to_string()).arg(&args.server);
+            command
+        }
+        None => Command::new(&args.server),
+    };
+    let mut server = server
         .args(["--format", "lines", "--port", "0"])
         .env("TOKIO_WORKER_THREADS", "1")
         .env("RUST_LOG", "warn")
@@ -92,6 +108,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = server.kill().await;
 
     let mut out = std::io::stdout().lock();
+    if args.json {
+        let figures = |times: &[Duration]| {
+            serde_json::json!({
+                "p50_us": percentile(times, 0.50).as_secs_f64() * 1e6,
+                "p99_us": percentile(times, 0.99).as_secs_f64() * 1e6,
+                "max_us": times.last().unwrap_or(&Duration::ZERO).as_secs_f64() * 1e6,
+                "round_trips": times.len(),
+            })
+        };
+        let report = serde_json::json!({
+            "floods": args.floods,
+            "idle": figures(&idle),
+            "flooded": figures(&flooded),
+            "flood_answers": during,
+        });
+        writeln!(out, "{report}")?;
+        return Ok(());
+    }
     writeln!(
         out,
         "| server state | p50 | p99 | max | round trips | flood answers meanwhile |"

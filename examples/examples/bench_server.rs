@@ -14,6 +14,7 @@
 //! | `tokio-raw` | hand-written tokio echo: `read` into a 64 KiB buffer (not zeroed), `write_all` it back |
 //! | `framed-send` | tokio-util `Framed<TcpStream, LinesCodec>`, `send` per message |
 //! | `framed-feed` | the same, `feed` every message already buffered, then one `flush` |
+//! | `framed-json` | `framed-feed` with `serde_json`: each line is parsed as a JSON document (`Box<RawValue>`, its exact text, as `echo_server --format json` keeps it) and sent back; one that is not JSON is answered with `{"error": "<why>"}` |
 //!
 //! With `--tls-cert FILE --tls-key FILE` every kind serves TLS (rustls, ring provider):
 //! easynet through its `tls` option, the hand-written ones through a tokio-rustls
@@ -30,6 +31,7 @@ use easynet::{
 };
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -62,6 +64,7 @@ enum Kind {
     TokioRaw,
     FramedSend,
     FramedFeed,
+    FramedJson,
 }
 
 /// Echoes with one generator per connection (an inner loop).
@@ -172,6 +175,27 @@ async fn framed_feed(stream: impl Stream) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The hand-written peer of `echo_server --format json`: JSON lines through `Framed`,
+/// fed then flushed.
+async fn framed_json(stream: impl Stream) -> Result<(), BoxError> {
+    /// The document back (its exact text), or `{"error": "<why>"}`.
+    fn answer(line: &str) -> String {
+        match serde_json::from_str::<Box<RawValue>>(line) {
+            Ok(document) => String::from(Box::<str>::from(document)),
+            Err(error) => serde_json::json!({ "error": error.to_string() }).to_string(),
+        }
+    }
+    let mut framed = Framed::new(stream, LinesCodec::new());
+    while let Some(line) = framed.next().await {
+        framed.feed(answer(&line?)).await?;
+        while let Some(Some(line)) = framed.next().now_or_never() {
+            framed.feed(answer(&line?)).await?;
+        }
+        SinkExt::<String>::flush(&mut framed).await?;
+    }
+    Ok(())
+}
+
 fn announce(addr: SocketAddr) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "bench_server listening on {addr}")?;
@@ -222,5 +246,6 @@ async fn main() -> Result<(), BoxError> {
         Kind::TokioRaw => serve_hand_written!(port, tls, tokio_raw),
         Kind::FramedSend => serve_hand_written!(port, tls, framed_send),
         Kind::FramedFeed => serve_hand_written!(port, tls, framed_feed),
+        Kind::FramedJson => serve_hand_written!(port, tls, framed_json),
     }
 }
