@@ -525,6 +525,10 @@ def targets(results: dict, memory: dict) -> list[str]:
     lines += [f"| {target} | {measured} | "
               f"{'—' if met is None else 'yes' if met else '**no**'} |"
               for target, measured, met in rows]
+    missed = [target for target, _, met in rows if met is False]
+    if missed:
+        lines += ["", f"**Missed in this run** ({len(missed)} of "
+                  f"{sum(met is not None for _, _, met in rows)}): " + "; ".join(missed) + "."]
     return lines + [""]
 
 
