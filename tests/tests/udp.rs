@@ -1,5 +1,6 @@
 //! Datagram servers and clients over loopback (127.0.0.1, ::1, Unix socket files in a
-//! temp dir): the rules of `DatagramRequestHandler` and the server's bounds.
+//! temp dir): the rules of `DatagramRequestHandler` and the server's bounds, and the
+//! `udp_echo_server` / `udp_echo_client` examples (from `EASYNET_EXAMPLES_DIR`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -349,4 +350,40 @@ async fn unix_datagram_server_and_client_with_a_socket_file() {
     task.shutdown().await.unwrap();
     assert!(!path.exists(), "the socket file is removed at close");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_udp_echo_tools_talk_in_every_format() {
+    use easynet_tests::{ServerProcess, example_binary, run_process};
+    use tokio::process::Command;
+
+    for format in [
+        "json",
+        "cbor",
+        "msgpack",
+        "bincode",
+        "base64-json",
+        "zlib-json",
+        "bz2-json",
+    ] {
+        let mut command = Command::new(example_binary("udp_echo_server"));
+        command.args(["--port", "0", "--format", format]);
+        let server = ServerProcess::spawn(command, "the udp_echo_server example").await;
+        let mut client = Command::new(example_binary("udp_echo_client"));
+        client.args([
+            "--port",
+            &server.addr.port().to_string(),
+            "--format",
+            format,
+        ]);
+        client.args([r#"{"a": [1, 2.5, null]}"#, "hello", "-3"]);
+        let output = run_process(client, "the udp_echo_client example").await;
+        output.assert_success();
+        assert_eq!(
+            output.stdout.lines().collect::<Vec<_>>(),
+            [r#"{"a":[1,2.5,null]}"#, r#""hello""#, "-3"],
+            "{format}"
+        );
+        server.interrupt().await;
+    }
 }
