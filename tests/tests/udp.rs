@@ -387,3 +387,77 @@ async fn the_udp_echo_tools_talk_in_every_format() {
         server.interrupt().await;
     }
 }
+
+/// Keeps every client it saw (a set: clients are equal by address); `service_init` and
+/// its clean-up leave marks.
+#[derive(Default)]
+struct Registry {
+    clients: std::sync::Mutex<std::collections::HashSet<DatagramClient<Value>>>,
+    initialized: std::sync::atomic::AtomicBool,
+    cleaned_up: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DatagramRequestHandler for Registry {
+    type Request = Value;
+    type Response = Value;
+
+    #[handler]
+    async fn handle(&self, client: &DatagramClient<Value>) -> Result<(), HandlerError> {
+        let request = recv!()?;
+        let count = {
+            let mut clients = self.clients.lock().unwrap();
+            clients.insert(client.clone());
+            clients.len()
+        };
+        // A clone sends from another task.
+        let other = client.clone();
+        tokio::spawn(async move {
+            other
+                .send_packet(&json!({"seen": count, "r": request}))
+                .await
+        })
+        .await??;
+        Ok(())
+    }
+
+    async fn service_init(
+        self: Arc<Self>,
+        exit_stack: &mut easynet::ExitStack,
+        _server: &easynet::ServerHandle,
+    ) -> Result<(), HandlerError> {
+        self.initialized.store(true, Ordering::SeqCst);
+        let cleaned_up = Arc::clone(&self.cleaned_up);
+        exit_stack.callback(move || cleaned_up.store(true, Ordering::SeqCst));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn service_init_runs_and_clients_compare_by_address() {
+    let server = UdpServer::bind("127.0.0.1:0", json(), Registry::default())
+        .await
+        .unwrap();
+    let task = server.spawn().await.unwrap();
+    assert!(server.handler().initialized.load(Ordering::SeqCst));
+    let addr = server.local_addrs()[0];
+    let (a, b) = (client(addr).await, client(addr).await);
+    a.send_packet(&json!(1)).await.unwrap();
+    assert_eq!(answer(&a).await, json!({"seen": 1, "r": 1}));
+    // The same address in a fresh conversation: the same client.
+    a.send_packet(&json!(2)).await.unwrap();
+    assert_eq!(answer(&a).await, json!({"seen": 1, "r": 2}));
+    b.send_packet(&json!(3)).await.unwrap();
+    assert_eq!(answer(&b).await, json!({"seen": 2, "r": 3}));
+    let seen: Vec<_> = server
+        .handler()
+        .clients
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.remote_address().clone())
+        .collect();
+    assert!(seen.contains(a.local_address()) && seen.contains(b.local_address()));
+    assert!(!server.handler().cleaned_up.load(Ordering::SeqCst));
+    task.shutdown().await.unwrap();
+    assert!(server.handler().cleaned_up.load(Ordering::SeqCst));
+}
