@@ -37,7 +37,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::connection::{
-    Broadcast, ClientId, Driver, Encoded, EndReason, Peer, RequestReader, StreamClient, broadcast,
+    Broadcast, ClientId, Driver, Encoded, EndReason, Peer, RequestReader, Shutdown, StreamClient,
+    broadcast,
 };
 use crate::error::SendError;
 use crate::handler::{self, Context, StreamRequestHandler};
@@ -405,24 +406,8 @@ where
         }
         tracing::info!("server shutting down");
         // Every connection ends by the shutdown's close deadline on its own (clients
-        // waiting for a request at once, busy handlers within the grace period); what
-        // is still running past it (nothing should be) is aborted.
-        let abort_at = shutdown
-            .close_deadline()
-            .map_or_else(tokio::time::Instant::now, |deadline| {
-                deadline + ABORT_MARGIN
-            });
-        let drained = tokio::time::timeout_at(abort_at, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                remaining = tasks.len(),
-                "aborting client tasks still running past the shutdown bound"
-            );
-            tasks.shutdown().await;
-        }
+        // waiting for a request at once, busy handlers within the grace period).
+        join_within_bound(&mut tasks, &shutdown, "client").await;
         exit_stack.close().await;
         tracing::info!("server stopped");
         Ok(())
@@ -521,6 +506,27 @@ where
 
 /// Logs a client task that ended by panicking (the lifecycle catches the handler's
 /// panics: this would be one of easynet's own).
+/// Waits for `tasks` (each of which ends by the shutdown's close deadline on its own), and
+/// aborts what is still running [`ABORT_MARGIN`] past that deadline (nothing should be).
+async fn join_within_bound(tasks: &mut JoinSet<()>, shutdown: &Shutdown, what: &str) {
+    let abort_at = shutdown
+        .close_deadline()
+        .map_or_else(tokio::time::Instant::now, |deadline| {
+            deadline + ABORT_MARGIN
+        });
+    let joined = tokio::time::timeout_at(abort_at, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if joined.is_err() {
+        tracing::warn!(
+            remaining = tasks.len(),
+            "aborting {what} tasks still running past the shutdown bound"
+        );
+        tasks.shutdown().await;
+    }
+}
+
 fn log_task_end(ended: Result<(), tokio::task::JoinError>) {
     if let Err(e) = ended
         && e.is_panic()

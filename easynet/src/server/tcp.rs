@@ -1,7 +1,7 @@
 //! [`TcpServer`]: a [`Server`] on TCP (and TLS) listening sockets.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 #[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
@@ -310,31 +310,18 @@ where
     /// Resolves the hosts and binds every listening socket.
     pub async fn bind(self) -> io::Result<TcpServer<H, P>> {
         let config = &self.config;
-        let mut addrs = config.addrs.clone();
-        for host in &config.hosts {
-            let resolved = tokio::net::lookup_host((host.as_str(), config.port))
-                .await
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {host:?}: {e}")))?;
-            for addr in resolved {
-                if !addrs.contains(&addr) {
-                    addrs.push(addr);
-                }
-            }
-        }
+        let addrs = transport::resolve_hosts(&config.hosts, config.port, &config.addrs).await?;
         let (backlog, reuse_port) = (self.options.backlog, self.options.reuse_port);
-        let mut listeners = Vec::new();
-        if addrs.is_empty() && config.inherited.is_empty() {
-            // Every interface: IPv4 and, where the system has it, IPv6.
-            let any4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.port);
-            listeners.extend(transport::bind_listeners(&[any4], backlog, reuse_port)?);
-            let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), config.port);
-            match transport::bind_listeners(&[any6], backlog, reuse_port) {
-                Ok(l) => listeners.extend(l),
-                Err(e) => tracing::debug!(error = %e, "no IPv6 listener"),
-            }
+        let mut listeners = if addrs.is_empty() && config.inherited.is_empty() {
+            transport::bind_every_interface(config.port, |addr| {
+                transport::bind_listeners(&[addr], backlog, reuse_port)
+            })?
+            .into_iter()
+            .flatten()
+            .collect()
         } else {
-            listeners = transport::bind_listeners(&addrs, backlog, reuse_port)?;
-        }
+            transport::bind_listeners(&addrs, backlog, reuse_port)?
+        };
         let mut builder = self;
         for socket in std::mem::take(&mut builder.config.inherited) {
             listeners.push(transport::adopt_listener(socket)?);

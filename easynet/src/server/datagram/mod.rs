@@ -30,7 +30,7 @@ use tokio::io::ReadBuf;
 use tokio::task::JoinSet;
 
 use super::options::DEFAULT_SHUTDOWN_TIMEOUT;
-use super::{ABORT_MARGIN, CloseOnDrop, log_task_end};
+use super::{CloseOnDrop, join_within_bound, log_task_end};
 use crate::connection::{DatagramClient, DatagramDriver};
 use crate::handler::{self, Context, DatagramRequestHandler};
 use crate::protocol::{DatagramProtocol, DatagramSerializer};
@@ -396,22 +396,7 @@ where
 
         tracing::info!("datagram server shutting down");
         inner.table.clear();
-        let abort_at = shutdown
-            .close_deadline()
-            .map_or_else(tokio::time::Instant::now, |deadline| {
-                deadline + ABORT_MARGIN
-            });
-        let drained = tokio::time::timeout_at(abort_at, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                remaining = tasks.len(),
-                "aborting address tasks still running past the shutdown bound"
-            );
-            tasks.shutdown().await;
-        }
+        join_within_bound(&mut tasks, &shutdown, "address").await;
         exit_stack.close().await;
         tracing::info!("datagram server stopped");
         Ok(())

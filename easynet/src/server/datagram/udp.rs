@@ -1,7 +1,7 @@
 //! [`UdpServer`]: a [`DatagramServer`] on UDP sockets.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use super::{DatagramKind, DatagramServer, DatagramServerBuilder, sealed};
 use crate::handler::DatagramRequestHandler;
@@ -131,32 +131,18 @@ where
     /// A host does not resolve, or a socket cannot be bound.
     pub async fn bind(self) -> io::Result<UdpServer<H, S>> {
         let config = &self.config;
-        let mut addrs = config.addrs.clone();
-        for host in &config.hosts {
-            let resolved = tokio::net::lookup_host((host.as_str(), config.port))
-                .await
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {host:?}: {e}")))?;
-            for addr in resolved {
-                if !addrs.contains(&addr) {
-                    addrs.push(addr);
-                }
-            }
-        }
+        let addrs = transport::resolve_hosts(&config.hosts, config.port, &config.addrs).await?;
         let reuse_port = self.options.reuse_port;
-        let mut sockets = Vec::new();
-        if addrs.is_empty() {
-            let any4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.port);
-            sockets.push(transport::bind_udp(any4, reuse_port)?);
-            let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), config.port);
-            match transport::bind_udp(any6, reuse_port) {
-                Ok(socket) => sockets.push(socket),
-                Err(e) => tracing::debug!(error = %e, "no IPv6 socket"),
-            }
+        let sockets = if addrs.is_empty() {
+            transport::bind_every_interface(config.port, |addr| {
+                transport::bind_udp(addr, reuse_port)
+            })?
         } else {
-            for addr in &addrs {
-                sockets.push(transport::bind_udp(*addr, reuse_port)?);
-            }
-        }
+            addrs
+                .iter()
+                .map(|addr| transport::bind_udp(*addr, reuse_port))
+                .collect::<io::Result<Vec<_>>>()?
+        };
         let sockets = sockets.into_iter().map(DatagramSocket::Udp).collect();
         self.build(
             sockets,
