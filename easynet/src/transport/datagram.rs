@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::Path;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::Type;
 use tokio::net::UdpSocket;
 #[cfg(unix)]
 use tokio::net::UnixDatagram;
@@ -120,25 +120,7 @@ impl DatagramSocket {
 
 /// Binds a UDP socket at `addr` (IPv6 sockets are IPv6 only, as the TCP listeners).
 pub(crate) fn bind_udp(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    #[cfg(not(all(unix, not(any(target_os = "solaris", target_os = "illumos")))))]
-    if reuse_port {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "reuse_port is not supported on this platform",
-        ));
-    }
-    socket.set_nonblocking(true)?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+    let socket = super::bind::bind_socket(addr, Type::DGRAM, false, reuse_port)?;
     UdpSocket::from_std(socket.into())
 }
 

@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Binds one listening socket per address, as asyncio's `create_server` does:
@@ -22,27 +22,7 @@ pub(crate) fn bind_listeners(
 }
 
 fn bind_one(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    #[cfg(unix)]
-    socket.set_reuse_address(true)?;
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    #[cfg(not(all(unix, not(any(target_os = "solaris", target_os = "illumos")))))]
-    if reuse_port {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "reuse_port is not supported on this platform",
-        ));
-    }
-    socket.set_nonblocking(true)?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+    let socket = super::bind::bind_socket(addr, Type::STREAM, true, reuse_port)?;
     socket.listen(backlog.min(i32::MAX as u32) as i32)?;
     TcpListener::from_std(socket.into())
 }
