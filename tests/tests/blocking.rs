@@ -33,7 +33,7 @@ impl StreamRequestHandler for Echo {
 }
 
 /// A standalone echo server on 127.0.0.1, serving in a background thread.
-fn echo_server(tls: Option<&TestPki>) -> ServerThread<Echo, JsonLines<Value>, easynet::Tcp> {
+fn echo_server(tls: Option<&TestPki>) -> ServerThread<easynet::TcpServer<Echo, JsonLines<Value>>> {
     let mut builder = TcpServer::builder(JsonLines::new(), Echo).host("127.0.0.1");
     if let Some(pki) = tls {
         builder = builder.tls(pki.server_config());
@@ -42,7 +42,7 @@ fn echo_server(tls: Option<&TestPki>) -> ServerThread<Echo, JsonLines<Value>, ea
     ServerThread::start(server).expect("the server serves")
 }
 
-fn port(running: &ServerThread<Echo, JsonLines<Value>, easynet::Tcp>) -> u16 {
+fn port(running: &ServerThread<easynet::TcpServer<Echo, JsonLines<Value>>>) -> u16 {
     running.server().local_addrs()[0].port()
 }
 

@@ -1,12 +1,15 @@
-//! A standalone server started and stopped from other threads 20 times leaves no thread
-//! and no file descriptor behind. A test binary of its own, with one test: it counts the
+//! A standalone server (TCP, then UDP) started and stopped from other threads 20 times
+//! leaves no thread and no file descriptor behind. A test binary of its own, with one test: it counts the
 //! whole process's threads (`/proc/self/task`) and fds (`/proc/self/fd`).
 
 use std::time::Duration;
 
-use easynet::blocking::{ServerThread, StandaloneTcpServer, TcpClient};
+use easynet::blocking::{
+    ServerThread, StandaloneTcpServer, StandaloneUdpServer, TcpClient, UdpClient,
+};
 use easynet::{
-    HandlerError, JsonLines, StreamClient, StreamRequestHandler, TcpServer, handler, recv,
+    DatagramClient, DatagramProtocol, DatagramRequestHandler, HandlerError, JsonLines,
+    JsonSerializer, StreamClient, StreamRequestHandler, TcpServer, UdpServer, handler, recv,
 };
 use serde_json::{Value, json};
 
@@ -18,6 +21,18 @@ impl StreamRequestHandler for Echo {
 
     #[handler]
     async fn handle(&self, client: &StreamClient<Value>) -> Result<(), HandlerError> {
+        let request = recv!()?;
+        client.send_packet(&request).await?;
+        Ok(())
+    }
+}
+
+impl DatagramRequestHandler for Echo {
+    type Request = Value;
+    type Response = Value;
+
+    #[handler]
+    async fn handle(&self, client: &DatagramClient<Value>) -> Result<(), HandlerError> {
         let request = recv!()?;
         client.send_packet(&request).await?;
         Ok(())
@@ -45,6 +60,32 @@ fn round(i: usize) {
         assert_eq!(
             client.recv_packet_timeout(Duration::from_secs(10)).unwrap(),
             json!({"round": i})
+        );
+        client.close();
+    })
+    .join()
+    .unwrap();
+    std::thread::spawn(move || running.stop().unwrap())
+        .join()
+        .unwrap();
+    udp_round(i);
+}
+
+/// The same with a standalone UDP server and the blocking UDP client.
+fn udp_round(i: usize) {
+    let json = || DatagramProtocol::new(JsonSerializer::<Value>::new());
+    let starter = std::thread::spawn(move || {
+        let bind = UdpServer::builder(json(), Echo).host("127.0.0.1").bind();
+        ServerThread::start(StandaloneUdpServer::new(2, bind).expect("bind")).expect("serves")
+    });
+    let running = starter.join().unwrap();
+    let addr = running.server().local_addrs()[0];
+    std::thread::spawn(move || {
+        let client = UdpClient::connect(addr, json()).unwrap();
+        client.send_packet(&json!({"udp round": i})).unwrap();
+        assert_eq!(
+            client.recv_packet_timeout(Duration::from_secs(10)).unwrap(),
+            json!({"udp round": i})
         );
         client.close();
     })

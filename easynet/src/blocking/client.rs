@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::send_lock::SendLock;
-use super::socket::{Socket, is_timeout};
+use super::socket::{Socket, is_timeout, remaining};
 use crate::client::ClientError;
 use crate::error::{ParseError, ProtocolError, is_disconnect};
 use crate::transport::Address;
@@ -589,13 +589,7 @@ impl<P> fmt::Debug for Packets<'_, P> {
 /// What is left until `deadline`, as a socket timeout (`None`: no deadline); an error once
 /// it has passed.
 fn left(deadline: Option<Instant>) -> Result<Option<Duration>, ClientError> {
-    match deadline {
-        None => Ok(None),
-        Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => Ok(Some(left)),
-            _ => Err(send_timed_out()),
-        },
-    }
+    remaining(deadline).ok_or_else(send_timed_out)
 }
 
 fn send_timed_out() -> ClientError {

@@ -47,6 +47,7 @@
 //! ```
 
 mod client;
+mod datagram;
 mod send_lock;
 mod server;
 mod socket;
@@ -55,10 +56,11 @@ mod thread;
 mod tls;
 
 pub use client::{Client, Packets};
+pub use datagram::{DatagramEndpoint, DatagramPackets};
+pub use server::{AsyncServer, StandaloneServer, StandaloneTcpServer, StandaloneUdpServer};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
-pub use server::StandaloneUnixServer;
-pub use server::{StandaloneServer, StandaloneTcpServer};
+pub use server::{StandaloneUnixDatagramServer, StandaloneUnixServer};
 pub use thread::ServerThread;
 
 /// A blocking [`Client`] over TCP (or TLS): `TcpClient::connect(addr, protocol)`, the
@@ -70,3 +72,14 @@ pub type TcpClient<P> = Client<P>;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub type UnixClient<P> = Client<P>;
+
+/// A blocking [`DatagramEndpoint`] over UDP: `UdpClient::connect(addr, protocol)`, the
+/// analog of easynetwork's `UDPNetworkClient`.
+pub type UdpClient<S> = DatagramEndpoint<S>;
+
+/// A blocking [`DatagramEndpoint`] over a Unix datagram socket:
+/// `UnixDatagramClient::connect_unix(server, local, protocol)`, the analog of
+/// easynetwork's `UnixDatagramClient`.
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub type UnixDatagramClient<S> = DatagramEndpoint<S>;

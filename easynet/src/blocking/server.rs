@@ -1,5 +1,5 @@
-//! [`StandaloneServer`]: an async [`Server`] with a tokio runtime of its own, driven by
-//! blocking calls from any thread.
+//! [`StandaloneServer`]: an async server (stream or datagram) with a tokio runtime of its
+//! own, driven by blocking calls from any thread; [`AsyncServer`]: what it can run.
 
 use std::fmt;
 use std::io;
@@ -9,19 +9,70 @@ use std::time::Duration;
 
 use tokio::runtime::Runtime;
 
-use crate::handler::StreamRequestHandler;
-use crate::protocol::StreamProtocol;
-use crate::server::{Server, Tcp, Transport};
+use crate::handler::{DatagramRequestHandler, StreamRequestHandler};
+use crate::protocol::{DatagramSerializer, StreamProtocol};
+use crate::server::{DatagramKind, DatagramServer, Server, Tcp, Transport, Udp};
 use crate::service::{ServerError, ServerHandle};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// An async server a [`StandaloneServer`] can run: a stream [`Server`]
+/// ([`TcpServer`](crate::TcpServer), [`UnixServer`](crate::UnixServer)) or a
+/// [`DatagramServer`] ([`UdpServer`](crate::UdpServer),
+/// [`UnixDatagramServer`](crate::UnixDatagramServer)). Implemented for those only (the
+/// trait is sealed).
+pub trait AsyncServer: sealed::Sealed + Clone + Send + Sync + 'static {
+    /// The server's handle: its state, addresses and shutdown.
+    fn server_handle(&self) -> ServerHandle;
+
+    /// The server's `serve_forever`, as a future of its own.
+    fn serve(self) -> impl Future<Output = Result<(), ServerError>> + Send + 'static;
+}
+
+impl<H, P, T> sealed::Sealed for Server<H, P, T> {}
+
+impl<H, P, T> AsyncServer for Server<H, P, T>
+where
+    H: StreamRequestHandler,
+    P: StreamProtocol<H::Response, H::Request>,
+    T: Transport,
+{
+    fn server_handle(&self) -> ServerHandle {
+        self.handle()
+    }
+
+    fn serve(self) -> impl Future<Output = Result<(), ServerError>> + Send + 'static {
+        async move { self.serve_forever().await }
+    }
+}
+
+impl<H, S, K> sealed::Sealed for DatagramServer<H, S, K> {}
+
+impl<H, S, K> AsyncServer for DatagramServer<H, S, K>
+where
+    H: DatagramRequestHandler,
+    S: DatagramSerializer<H::Response, H::Request>,
+    K: DatagramKind,
+{
+    fn server_handle(&self) -> ServerHandle {
+        self.handle()
+    }
+
+    fn serve(self) -> impl Future<Output = Result<(), ServerError>> + Send + 'static {
+        async move { self.serve_forever().await }
+    }
+}
 
 /// How long dropping a standalone server waits for its runtime's threads to end, after
 /// the server itself has shut down (its tasks have ended by then: this bounds only
 /// blocking work a handler started with `spawn_blocking`).
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(10);
 
-/// An async [`Server`] (the same handlers, protocols and settings) on a tokio runtime of
-/// its own, with `worker_threads` threads: the analog of easynetwork's
-/// `StandaloneTCPNetworkServer` and `StandaloneUnixStreamServer`. Every method blocks the
+/// An async server (the same handlers, protocols and settings: any [`AsyncServer`]) on a
+/// tokio runtime of its own, with `worker_threads` threads: the analog of easynetwork's
+/// `StandaloneTCPNetworkServer`, `StandaloneUDPNetworkServer` and their Unix variants. Every method blocks the
 /// calling thread instead of being awaited, and works from any thread, a runtime's
 /// included (no "cannot start a runtime from within a runtime" panic: the work runs on the
 /// server's own runtime and the caller waits for it).
@@ -56,8 +107,8 @@ const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(10);
 ///
 /// Dropping it shuts the server down (if it serves, as [`shutdown`](Self::shutdown)) and
 /// then stops its runtime, whose threads have ended when the drop returns.
-pub struct StandaloneServer<H, P, T> {
-    server: Server<H, P, T>,
+pub struct StandaloneServer<S> {
+    server: S,
     handle: ServerHandle,
     // `None` only while dropping.
     runtime: Option<Runtime>,
@@ -65,31 +116,39 @@ pub struct StandaloneServer<H, P, T> {
 
 /// A [`StandaloneServer`] over TCP (or TLS), the analog of easynetwork's
 /// `StandaloneTCPNetworkServer`.
-pub type StandaloneTcpServer<H, P> = StandaloneServer<H, P, Tcp>;
+pub type StandaloneTcpServer<H, P> = StandaloneServer<Server<H, P, Tcp>>;
 
 /// A [`StandaloneServer`] over a Unix socket, the analog of easynetwork's
 /// `StandaloneUnixStreamServer`.
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
-pub type StandaloneUnixServer<H, P> = StandaloneServer<H, P, crate::server::Unix>;
+pub type StandaloneUnixServer<H, P> = StandaloneServer<Server<H, P, crate::server::Unix>>;
 
-impl<H, P, T> StandaloneServer<H, P, T>
-where
-    H: StreamRequestHandler,
-    P: StreamProtocol<H::Response, H::Request>,
-    T: Transport,
-{
+/// A [`StandaloneServer`] over UDP, the analog of easynetwork's
+/// `StandaloneUDPNetworkServer`: `StandaloneUdpServer::new(workers, UdpServer::builder(..).bind())`.
+pub type StandaloneUdpServer<H, S> = StandaloneServer<DatagramServer<H, S, Udp>>;
+
+/// A [`StandaloneServer`] over a Unix datagram socket, the analog of easynetwork's
+/// `StandaloneUnixDatagramServer`.
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub type StandaloneUnixDatagramServer<H, S> =
+    StandaloneServer<DatagramServer<H, S, crate::server::UnixDatagram>>;
+
+impl<S: AsyncServer> StandaloneServer<S> {
     /// Starts a runtime with `worker_threads` worker threads (at least one), and binds the
     /// server on it: `bind` is an async builder's `bind()` future
     /// ([`TcpServerBuilder::bind`](crate::TcpServerBuilder::bind),
-    /// [`UnixServerBuilder::bind`](crate::UnixServerBuilder::bind)) or any future that
-    /// makes a server.
+    /// [`UnixServerBuilder::bind`](crate::UnixServerBuilder::bind),
+    /// [`UdpServerBuilder::bind`](crate::UdpServerBuilder::bind),
+    /// [`UnixDatagramServerBuilder::bind`](crate::UnixDatagramServerBuilder::bind)) or any
+    /// future that makes a server.
     ///
     /// # Errors
     /// The runtime cannot be started, or binding fails.
     pub fn new<F>(worker_threads: usize, bind: F) -> io::Result<Self>
     where
-        F: Future<Output = io::Result<Server<H, P, T>>> + Send + 'static,
+        F: Future<Output = io::Result<S>> + Send + 'static,
     {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(worker_threads.max(1))
@@ -103,7 +162,7 @@ where
         });
         match server {
             Ok(server) => Ok(StandaloneServer {
-                handle: server.handle(),
+                handle: server.server_handle(),
                 server,
                 runtime: Some(runtime),
             }),
@@ -120,22 +179,21 @@ where
 
     /// Runs `service_init`, then serves until [`shutdown`](Self::shutdown) (called from
     /// another thread), and returns once every client has ended and the service's
-    /// clean-ups have run: [`Server::serve_forever`], blocking.
+    /// clean-ups have run: the server's `serve_forever`
+    /// ([`Server::serve_forever`], [`DatagramServer::serve_forever`]), blocking.
     ///
     /// # Errors
-    /// As [`Server::serve_forever`]: [`ServerError::AlreadyServing`],
+    /// As `serve_forever`: [`ServerError::AlreadyServing`],
     /// [`ServerError::Closed`] (a server serves once), [`ServerError::ServiceInit`].
     pub fn serve_forever(&self) -> Result<(), ServerError> {
-        let server = self.server.clone();
-        run_on(self.runtime(), async move { server.serve_forever().await })
-            .unwrap_or(Err(ServerError::Closed))
+        run_on(self.runtime(), self.server.clone().serve()).unwrap_or(Err(ServerError::Closed))
     }
 
     /// Waits until the server serves (`service_init` done, accepting), at most `timeout`
     /// (`None`: as long as it takes): the how-to's `is_up_event`. `false` if the server
     /// closed without serving, or on timeout.
     pub fn wait_serving(&self, timeout: Option<Duration>) -> bool {
-        let handle = self.server.handle();
+        let handle = self.handle.clone();
         let (sender, receiver) = mpsc::sync_channel(1);
         self.runtime().spawn(async move {
             let _ = sender.send(handle.wait_serving().await);
@@ -148,7 +206,7 @@ where
 
     /// Whether the server serves now.
     pub fn is_serving(&self) -> bool {
-        self.server.is_serving()
+        self.handle.is_serving()
     }
 
     /// Shuts the server down and waits until [`serve_forever`](Self::serve_forever) has
@@ -162,24 +220,24 @@ where
     /// for its own connection to end. There, use [`handle`](Self::handle)`.shutdown()`
     /// (spawned, or awaited after the handler's work).
     pub fn shutdown(&self) {
-        let handle = self.server.handle();
+        let handle = self.handle.clone();
         let _ = run_on(self.runtime(), async move { handle.shutdown().await });
     }
 
     /// The addresses the server listens on (empty for a Unix socket).
     pub fn local_addrs(&self) -> &[SocketAddr] {
-        self.server.local_addrs()
+        self.handle.local_addrs()
     }
 
     /// The async server underneath, for everything else it offers (its clients,
     /// `broadcast`, ...); its async methods need a runtime: [`runtime`](Self::runtime_handle)'s.
-    pub fn server(&self) -> &Server<H, P, T> {
+    pub fn server(&self) -> &S {
         &self.server
     }
 
     /// A handle on the server's state (shareable with async code).
     pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+        self.handle.clone()
     }
 
     /// The server's runtime, to run async work next to it (`block_on`, `spawn`).
@@ -188,7 +246,7 @@ where
     }
 }
 
-impl<H, P, T> Drop for StandaloneServer<H, P, T> {
+impl<S> Drop for StandaloneServer<S> {
     fn drop(&mut self) {
         let Some(runtime) = self.runtime.take() else {
             return;
@@ -199,7 +257,7 @@ impl<H, P, T> Drop for StandaloneServer<H, P, T> {
     }
 }
 
-impl<H, P, T> fmt::Debug for StandaloneServer<H, P, T> {
+impl<S: fmt::Debug> fmt::Debug for StandaloneServer<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StandaloneServer")
             .field("server", &self.server)

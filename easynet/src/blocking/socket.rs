@@ -1,11 +1,12 @@
 //! [`Socket`]: the connected std socket a blocking client reads and writes, TCP or Unix,
-//! with the per-call timeouts the client sets before each read and write.
+//! with the per-call timeouts the client sets before each read and write;
+//! [`Datagram`]: the same for a connected datagram socket, UDP or Unix.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, TcpStream, UdpSocket};
 #[cfg(unix)]
-use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::time::{Duration, Instant};
 
 /// A connected stream socket. Reads and writes take `&self`, so one thread can read while
 /// another writes (the kernel keeps the two directions apart, and each has its own
@@ -20,7 +21,7 @@ impl Socket {
     /// Bounds the reads that follow (`None`: no bound). A zero `timeout` is raised to one
     /// microsecond (std refuses a zero timeout, which the kernel would take as "no bound").
     pub(super) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        let timeout = timeout.map(|t| t.max(Duration::from_micros(1)));
+        let timeout = socket_timeout(timeout);
         match self {
             Socket::Tcp(s) => s.set_read_timeout(timeout),
             #[cfg(unix)]
@@ -30,7 +31,7 @@ impl Socket {
 
     /// Bounds the writes that follow, as [`set_read_timeout`](Self::set_read_timeout).
     pub(super) fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        let timeout = timeout.map(|t| t.max(Duration::from_micros(1)));
+        let timeout = socket_timeout(timeout);
         match self {
             Socket::Tcp(s) => s.set_write_timeout(timeout),
             #[cfg(unix)]
@@ -80,4 +81,73 @@ pub(super) fn is_timeout(error: &io::Error) -> bool {
         error.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
+}
+
+/// A timeout as std takes it: a zero `timeout` is raised to one microsecond (std refuses a
+/// zero timeout, which the kernel would take as "no bound").
+fn socket_timeout(timeout: Option<Duration>) -> Option<Duration> {
+    timeout.map(|t| t.max(Duration::from_micros(1)))
+}
+
+/// What is left until `deadline`, as a socket timeout (`Some(None)`: no deadline);
+/// `None` once it has passed.
+pub(super) fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
+    match deadline {
+        None => Some(None),
+        Some(deadline) => deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .map(Some),
+    }
+}
+
+/// A connected datagram socket. Sends and receives take `&self`, so one thread can
+/// receive while another sends.
+pub(super) enum Datagram {
+    Udp(UdpSocket),
+    #[cfg(unix)]
+    Unix(UnixDatagram),
+}
+
+impl Datagram {
+    /// Bounds the receives that follow (`None`: no bound), as
+    /// [`Socket::set_read_timeout`].
+    pub(super) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = socket_timeout(timeout);
+        match self {
+            Datagram::Udp(s) => s.set_read_timeout(timeout),
+            #[cfg(unix)]
+            Datagram::Unix(s) => s.set_read_timeout(timeout),
+        }
+    }
+
+    /// Sends one datagram to the connected remote.
+    pub(super) fn send(&self, datagram: &[u8]) -> io::Result<usize> {
+        match self {
+            Datagram::Udp(s) => s.send(datagram),
+            #[cfg(unix)]
+            Datagram::Unix(s) => s.send(datagram),
+        }
+    }
+
+    /// Receives one datagram from the connected remote (a longer one is truncated to
+    /// `buf`'s length).
+    pub(super) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Datagram::Udp(s) => s.recv(buf),
+            #[cfg(unix)]
+            Datagram::Unix(s) => s.recv(buf),
+        }
+    }
+
+    /// Shuts the receive side down, which wakes a thread blocked receiving (on Linux and
+    /// the BSDs its receive returns 0 bytes). Std's `UdpSocket` has no `shutdown`: the
+    /// socket's own one is called.
+    pub(super) fn shutdown_read(&self) -> io::Result<()> {
+        match self {
+            Datagram::Udp(s) => socket2::SockRef::from(s).shutdown(Shutdown::Read),
+            #[cfg(unix)]
+            Datagram::Unix(s) => s.shutdown(Shutdown::Read),
+        }
+    }
 }

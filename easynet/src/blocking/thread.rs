@@ -4,14 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::server::StandaloneServer;
-use crate::handler::StreamRequestHandler;
-use crate::protocol::StreamProtocol;
-use crate::server::Transport;
+use super::server::{AsyncServer, StandaloneServer};
 use crate::service::ServerError;
 
-/// A [`StandaloneServer`] running `serve_forever` in a background thread: the analog of
-/// easynetwork's `NetworkServerThread`. [`start`](Self::start) returns once the server
+/// A [`StandaloneServer`] (stream or datagram) running `serve_forever` in a background
+/// thread: the analog of easynetwork's `NetworkServerThread`. [`start`](Self::start) returns once the server
 /// serves; [`stop`](Self::stop) (or dropping it) shuts the server down, waits for the
 /// thread, and stops the server's runtime.
 ///
@@ -37,22 +34,12 @@ use crate::service::ServerError;
 /// running.stop()?;
 /// # Ok(()) }
 /// ```
-pub struct ServerThread<H, P, T>
-where
-    H: StreamRequestHandler,
-    P: StreamProtocol<H::Response, H::Request>,
-    T: Transport,
-{
-    server: Arc<StandaloneServer<H, P, T>>,
+pub struct ServerThread<S: AsyncServer> {
+    server: Arc<StandaloneServer<S>>,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
 }
 
-impl<H, P, T> ServerThread<H, P, T>
-where
-    H: StreamRequestHandler,
-    P: StreamProtocol<H::Response, H::Request>,
-    T: Transport,
-{
+impl<S: AsyncServer> ServerThread<S> {
     /// Runs `server.serve_forever()` in a new thread and waits until the server serves.
     ///
     /// # Errors
@@ -62,7 +49,7 @@ where
     ///
     /// # Panics
     /// If the thread cannot be spawned, as [`std::thread::spawn`].
-    pub fn start(server: StandaloneServer<H, P, T>) -> Result<Self, ServerError> {
+    pub fn start(server: StandaloneServer<S>) -> Result<Self, ServerError> {
         let server = Arc::new(server);
         let thread = std::thread::Builder::new()
             .name("easynet-serve".to_owned())
@@ -84,7 +71,7 @@ where
     }
 
     /// The server, to learn its addresses or reach its async server.
-    pub fn server(&self) -> &StandaloneServer<H, P, T> {
+    pub fn server(&self) -> &StandaloneServer<S> {
         &self.server
     }
 
@@ -109,12 +96,7 @@ where
     }
 }
 
-impl<H, P, T> Drop for ServerThread<H, P, T>
-where
-    H: StreamRequestHandler,
-    P: StreamProtocol<H::Response, H::Request>,
-    T: Transport,
-{
+impl<S: AsyncServer> Drop for ServerThread<S> {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
             self.server.shutdown();
@@ -123,12 +105,7 @@ where
     }
 }
 
-impl<H, P, T> fmt::Debug for ServerThread<H, P, T>
-where
-    H: StreamRequestHandler,
-    P: StreamProtocol<H::Response, H::Request>,
-    T: Transport,
-{
+impl<S: AsyncServer + fmt::Debug> fmt::Debug for ServerThread<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerThread")
             .field("server", &self.server)

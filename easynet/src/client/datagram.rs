@@ -144,12 +144,7 @@ impl<S> DatagramEndpoint<S> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .encode(packet, &mut datagram)
-            .map_err(|e| match e {
-                SendError::TooLarge { size, max } => ClientError::TooLarge { size, max },
-                SendError::Serialize(e) => ClientError::Serialize(e),
-                SendError::Io(e) => ClientError::Io(e),
-                other => ClientError::Serialize(Box::new(other)),
-            })?;
+            .map_err(encode_error)?;
         tokio::select! {
             () = self.closed.cancelled() => Err(ClientError::Closed),
             sent = self.socket.send(&datagram) => sent.map_err(ClientError::Io),
@@ -214,6 +209,17 @@ impl<S> DatagramEndpoint<S> {
     /// The address of the remote it is connected to.
     pub fn remote_address(&self) -> &Address {
         &self.remote
+    }
+}
+
+/// What a datagram client reports for a packet its protocol could not encode (nothing
+/// was sent); the blocking client's too.
+pub(crate) fn encode_error(error: SendError) -> ClientError {
+    match error {
+        SendError::TooLarge { size, max } => ClientError::TooLarge { size, max },
+        SendError::Serialize(e) => ClientError::Serialize(e),
+        SendError::Io(e) => ClientError::Io(e),
+        other => ClientError::Serialize(Box::new(other)),
     }
 }
 

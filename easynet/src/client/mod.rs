@@ -7,6 +7,7 @@ mod stream;
 
 #[cfg(unix)]
 pub use datagram::UnixDatagramClient;
+pub(crate) use datagram::encode_error;
 pub use datagram::{DatagramEndpoint, UdpClient};
 pub use error::ClientError;
 pub use stream::Client;
