@@ -17,6 +17,12 @@
 //! | `easynet_timeouts_total` | counter, label `kind` | `recv` (a `recv!(timeout)` expired), `frame`, `idle`, `write` |
 //! | `easynet_send_buffer_waits_total` | counter | sends that waited for room in a full send queue |
 //! | `easynet_bytes_received_total`, `easynet_bytes_sent_total` | counter | bytes read from and written to the transport (after TLS: the protocol's bytes) |
+//! | `easynet_datagrams_dropped_total` | counter, label `reason` | datagrams a datagram server received and dropped unhandled: `queue_full` (the address's queue), `max_addresses` (the address table is full), `max_queued_bytes` (the server's byte budget), `unnamed` (an unnamed Unix socket, which cannot be answered) |
+//!
+//! A datagram server counts its datagrams in the packets counters (a datagram that
+//! decodes as a request; one sent), in the parse errors (one that does not) and in the
+//! bytes counters (the datagrams' bytes); it has no connections and no timeouts of
+//! those kinds.
 //!
 //! The handles are resolved once per server (one registry lookup each, at bind) and
 //! shared by its connections (one reference count): counting a packet is one atomic
@@ -35,6 +41,31 @@ pub(crate) enum CloseReason {
     Drained,
 }
 
+/// Why a datagram server dropped a datagram, as the `reason` label says it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DatagramDrop {
+    /// The address's queue is full (its handler is busy).
+    QueueFull,
+    /// The table of addresses with live state is full.
+    MaxAddresses,
+    /// The bytes queued on the server in all reached their bound.
+    MaxQueuedBytes,
+    /// From an unnamed Unix socket: it cannot be answered.
+    Unnamed,
+}
+
+impl DatagramDrop {
+    /// What the log line says.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            DatagramDrop::QueueFull => "the address's queue is full",
+            DatagramDrop::MaxAddresses => "too many addresses with live state",
+            DatagramDrop::MaxQueuedBytes => "too many bytes queued on the server",
+            DatagramDrop::Unnamed => "from an unnamed Unix socket: it cannot be answered",
+        }
+    }
+}
+
 /// A timeout, as the `kind` label says it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Timeout {
@@ -50,7 +81,7 @@ mod on {
 
     use metrics::{Counter, Gauge, counter, gauge};
 
-    use super::{CloseReason, Timeout};
+    use super::{CloseReason, DatagramDrop, Timeout};
 
     const REASONS: [&str; 8] = [
         "peer_closed",
@@ -63,6 +94,7 @@ mod on {
         "drained",
     ];
     const KINDS: [&str; 4] = ["recv", "frame", "idle", "write"];
+    const DROPS: [&str; 4] = ["queue_full", "max_addresses", "max_queued_bytes", "unnamed"];
 
     struct Handles {
         accepted: Counter,
@@ -75,6 +107,7 @@ mod on {
         send_waits: Counter,
         bytes_in: Counter,
         bytes_out: Counter,
+        dropped: [Counter; DROPS.len()],
     }
 
     /// One server's metric handles (none: not counted, as in a unit test).
@@ -101,6 +134,9 @@ mod on {
                 send_waits: counter!("easynet_send_buffer_waits_total", &label()),
                 bytes_in: counter!("easynet_bytes_received_total", &label()),
                 bytes_out: counter!("easynet_bytes_sent_total", &label()),
+                dropped: DROPS.map(|reason| {
+                    counter!("easynet_datagrams_dropped_total", "server" => server.clone(), "reason" => reason)
+                }),
             })))
         }
 
@@ -157,12 +193,16 @@ mod on {
         pub(crate) fn bytes_sent(&self, n: usize) {
             self.with(|h| h.bytes_out.increment(n as u64));
         }
+
+        pub(crate) fn datagram_dropped(&self, why: DatagramDrop) {
+            self.with(|h| h.dropped[why as usize].increment(1));
+        }
     }
 }
 
 #[cfg(not(feature = "metrics"))]
 mod off {
-    use super::{CloseReason, Timeout};
+    use super::{CloseReason, DatagramDrop, Timeout};
 
     /// Without the `metrics` feature: nothing, and every call compiles to nothing (not
     /// `Copy` and not a unit struct, so that the code is written once for both cases).
@@ -194,6 +234,8 @@ mod off {
         pub(crate) fn bytes_received(&self, _n: usize) {}
         #[inline(always)]
         pub(crate) fn bytes_sent(&self, _n: usize) {}
+        #[inline(always)]
+        pub(crate) fn datagram_dropped(&self, _why: DatagramDrop) {}
     }
 }
 

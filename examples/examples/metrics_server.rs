@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run -p easynet-examples --example metrics_server -- --port PORT [--metrics-port PORT] [--name NAME]
+//!     [--udp-port PORT [--udp-max-addresses N]]
 //! curl http://127.0.0.1:METRICS_PORT/metrics
 //! ```
 //!
@@ -14,14 +15,21 @@
 //! 127.0.0.1 only, and answers any `GET` with the figures: a minimal HTTP/1.1 responder,
 //! enough for Prometheus and `curl` (one request per connection). Ctrl-C or SIGTERM
 //! stops it, as `echo_server`.
+//!
+//! With `--udp-port`, a UDP echo server (JSON, one document per datagram) runs beside
+//! it, labelled `server="NAME-udp"`, and the example prints `metrics_server udp on ADDR`:
+//! its datagrams are counted in the packets and bytes counters, and those it drops in
+//! `easynet_datagrams_dropped_total` (`--udp-max-addresses` lowers the bound on the
+//! addresses it serves at once, to see drops).
 
 use std::io::Write;
 use std::time::Duration;
 
 use clap::Parser;
 use easynet::{
-    BoxError, HandlerError, JsonLines, RecvError, ShutdownSignal, StreamClient,
-    StreamRequestHandler, TcpServer, handler, recv,
+    BoxError, DatagramClient, DatagramProtocol, DatagramRequestHandler, HandlerError, JsonLines,
+    JsonSerializer, RecvError, ShutdownSignal, StreamClient, StreamRequestHandler, TcpServer,
+    UdpServer, handler, recv,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,6 +50,13 @@ struct Args {
     /// The server's name: the `server` label of its metrics.
     #[arg(long, default_value = "echo")]
     name: String,
+    /// Also serve UDP echo on this port (0: a free port), labelled `NAME-udp`.
+    #[arg(long)]
+    udp_port: Option<u16>,
+    /// The most addresses the UDP server serves at once; datagrams from further ones are
+    /// dropped (and counted).
+    #[arg(long, default_value_t = easynet::DEFAULT_MAX_ADDRESSES)]
+    udp_max_addresses: usize,
 }
 
 /// Sends every JSON document back; answers one that is not JSON with an error.
@@ -53,6 +68,24 @@ impl StreamRequestHandler for Echo {
 
     #[handler]
     async fn handle(&self, client: &StreamClient<serde_json::Value>) -> Result<(), HandlerError> {
+        match recv!() {
+            Ok(packet) => client.send_packet(&packet).await?,
+            Err(RecvError::Parse(error)) => {
+                let answer = serde_json::json!({"error": error.to_string()});
+                client.send_packet(&answer).await?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+        Ok(())
+    }
+}
+
+impl DatagramRequestHandler for Echo {
+    type Request = serde_json::Value;
+    type Response = serde_json::Value;
+
+    #[handler]
+    async fn handle(&self, client: &DatagramClient<serde_json::Value>) -> Result<(), HandlerError> {
         match recv!() {
             Ok(packet) => client.send_packet(&packet).await?,
             Err(RecvError::Parse(error)) => {
@@ -110,6 +143,22 @@ async fn main() -> Result<(), BoxError> {
     let metrics_addr = metrics.local_addr()?;
     tokio::spawn(serve_metrics(metrics, prometheus));
 
+    let udp = match args.udp_port {
+        Some(port) => {
+            let protocol = DatagramProtocol::new(JsonSerializer::new());
+            let udp = UdpServer::builder(protocol, Echo)
+                .host(&args.host)
+                .port(port)
+                .max_addresses(args.udp_max_addresses)
+                .name(format!("{}-udp", args.name))
+                .bind()
+                .await?;
+            let addr = udp.local_addrs()[0];
+            Some((udp.spawn().await?, addr))
+        }
+        None => None,
+    };
+
     let mut signals = ShutdownSignal::new()?;
     let running = server.spawn().await?;
     let mut stdout = std::io::stdout().lock();
@@ -122,9 +171,16 @@ async fn main() -> Result<(), BoxError> {
         stdout,
         "metrics_server metrics on http://{metrics_addr}/metrics"
     )?;
+    if let Some((_, addr)) = &udp {
+        writeln!(stdout, "metrics_server udp on {addr}")?;
+    }
     stdout.flush()?;
     drop(stdout);
-    Ok(running
+    running
         .stop_on_signals(&mut signals, Duration::from_secs(10))
-        .await?)
+        .await?;
+    if let Some((udp, _)) = udp {
+        udp.shutdown().await?;
+    }
+    Ok(())
 }

@@ -25,6 +25,7 @@ use super::generator::Conversation;
 use super::recv::{BufferedRequests, RecvError, RecvSlot};
 use super::shutdown::Shutdown;
 use crate::error::SendError;
+use crate::metrics::Metrics;
 use crate::protocol::DatagramProtocol;
 use crate::serializers::{PacketDeserializer, PacketSerializer};
 use crate::transport::{Address, DatagramSocket};
@@ -47,6 +48,7 @@ struct Shared<Response> {
     local: Address,
     socket: Arc<DatagramSocket>,
     encoder: Mutex<Box<dyn EncodeDatagram<Response>>>,
+    metrics: Metrics,
 }
 
 /// One remote address of a datagram server ([`UdpServer`](crate::UdpServer),
@@ -78,12 +80,14 @@ impl<Response: 'static> DatagramClient<Response> {
         local: Address,
         remote: Address,
         protocol: DatagramProtocol<S>,
+        metrics: Metrics,
     ) -> Self
     where
         S: PacketSerializer<Response> + Send + 'static,
     {
         DatagramClient {
             shared: Arc::new(Shared {
+                metrics,
                 remote,
                 local,
                 socket,
@@ -111,7 +115,10 @@ impl<Response> DatagramClient<Response> {
             .socket
             .send_to(&datagram, &self.shared.remote)
             .await
-            .map_err(SendError::Io)
+            .map_err(SendError::Io)?;
+        self.shared.metrics.packet_sent();
+        self.shared.metrics.bytes_sent(datagram.len());
+        Ok(())
     }
 
     /// The peer's address.
@@ -167,6 +174,7 @@ pub(crate) struct DatagramDriver<'a, T, S> {
     idle_timeout: Duration,
     shutdown: Shutdown,
     remote: &'a Address,
+    metrics: Metrics,
 }
 
 /// A fresh request slot for a datagram conversation (which has no stream flags to share).
@@ -202,6 +210,7 @@ where
         idle_timeout: Duration,
         shutdown: Shutdown,
         remote: &'a Address,
+        metrics: Metrics,
     ) -> Self {
         DatagramDriver {
             queue,
@@ -209,6 +218,7 @@ where
             idle_timeout,
             shutdown,
             remote,
+            metrics,
         }
     }
 
@@ -272,7 +282,12 @@ where
                     () = self.shutdown.started() => return DatagramEnd::Shutdown,
                     datagram = self.queue.recv() => match datagram {
                         Some(datagram) => {
-                            break self.protocol.decode(datagram.as_ref()).map_err(RecvError::Parse);
+                            let decoded = self.protocol.decode(datagram.as_ref());
+                            match decoded {
+                                Ok(_) => self.metrics.packet_received(),
+                                Err(_) => self.metrics.parse_error(),
+                            }
+                            break decoded.map_err(RecvError::Parse);
                         }
                         None => return DatagramEnd::Shutdown,
                     },

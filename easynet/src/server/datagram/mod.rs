@@ -33,6 +33,7 @@ use super::options::DEFAULT_SHUTDOWN_TIMEOUT;
 use super::{CloseOnDrop, join_within_bound, log_task_end};
 use crate::connection::{DatagramClient, DatagramDriver};
 use crate::handler::{self, Context, DatagramRequestHandler};
+use crate::metrics::{DatagramDrop, Metrics};
 use crate::protocol::{DatagramProtocol, DatagramSerializer};
 use crate::service::{ExitStack, ServerError, ServerHandle, ServerTask};
 use crate::transport::{ACCEPT_PAUSE, Address, DatagramSocket};
@@ -64,6 +65,8 @@ pub(crate) struct DatagramOptions {
     pub(crate) idle_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) reuse_port: bool,
+    /// The `server` label of its metrics.
+    pub(crate) name: String,
 }
 
 impl Default for DatagramOptions {
@@ -75,6 +78,7 @@ impl Default for DatagramOptions {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             reuse_port: false,
+            name: "easynet".to_owned(),
         }
     }
 }
@@ -152,6 +156,14 @@ where
         self
     }
 
+    /// The server's name: the `server` label of every metric it records (cargo feature
+    /// `metrics`, see the README's "Metrics" section), as
+    /// [`TcpServerBuilder::name`](crate::TcpServerBuilder::name). Default: `easynet`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.options.name = name.into();
+        self
+    }
+
     fn build(
         self,
         sockets: Vec<DatagramSocket>,
@@ -171,8 +183,10 @@ where
             max_addresses: self.options.max_addresses,
             max_queued_bytes: self.options.max_queued_bytes,
         });
+        let metrics = Metrics::new(&self.options.name);
         Ok(DatagramServer {
             inner: Arc::new(Inner {
+                metrics,
                 handler: Arc::new(self.handler),
                 protocol: self.protocol,
                 options: self.options,
@@ -212,6 +226,7 @@ struct Inner<H, S> {
     handle: ServerHandle,
     table: Table,
     template: Mutex<Context>,
+    metrics: Metrics,
 }
 
 /// A datagram server: [`UdpServer`] or `UnixDatagramServer`. Cheap to clone (one `Arc`).
@@ -373,6 +388,7 @@ where
             };
             match received {
                 Ok((index, len, from)) => {
+                    inner.metrics.bytes_received(len);
                     self.dispatch((index, from), &buf[..len], &mut tasks, &template);
                 }
                 // ICMP errors about earlier sends, on some systems: not this socket's.
@@ -404,16 +420,17 @@ where
 
     fn dispatch(&self, key: Key, data: &[u8], tasks: &mut JoinSet<()>, template: &Context) {
         let inner = &*self.inner;
-        if matches!(key.1, Address::Unix(None)) {
-            inner.handle.count_dropped_datagram();
-            tracing::debug!("datagram from an unnamed Unix socket dropped: it cannot be answered");
-            return;
-        }
-        match inner.table.dispatch(&key, data) {
+        let dispatched = if matches!(key.1, Address::Unix(None)) {
+            Dispatched::Dropped(DatagramDrop::Unnamed)
+        } else {
+            inner.table.dispatch(&key, data)
+        };
+        match dispatched {
             Dispatched::Queued => {}
             Dispatched::Dropped(why) => {
                 inner.handle.count_dropped_datagram();
-                tracing::debug!(client = %key.1, "datagram dropped: {why}");
+                inner.metrics.datagram_dropped(why);
+                tracing::debug!(client = %key.1, "datagram dropped: {}", why.describe());
             }
             Dispatched::Started(mut queue) => {
                 let server = self.clone();
@@ -427,6 +444,7 @@ where
                         inner.local[index].clone(),
                         remote.clone(),
                         inner.protocol.clone(),
+                        inner.metrics.clone(),
                     );
                     let driver = DatagramDriver::new(
                         &mut queue,
@@ -434,6 +452,7 @@ where
                         inner.options.idle_timeout,
                         inner.handle.shutdown_signal().clone(),
                         &remote,
+                        inner.metrics.clone(),
                     );
                     let forget = |queue: &_| inner.table.forget(&key, queue);
                     context

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
+use crate::metrics::DatagramDrop;
 use crate::transport::Address;
 
 /// An address, on one of the server's sockets (the answer goes out of the socket the
@@ -41,7 +42,7 @@ pub(crate) enum Dispatched {
     /// The address's first datagram: serve it with this queue.
     Started(mpsc::Receiver<Queued>),
     /// Dropped, for this reason.
-    Dropped(&'static str),
+    Dropped(DatagramDrop),
 }
 
 /// The bounds of a table.
@@ -80,14 +81,14 @@ impl Table {
             budget: Arc::clone(&self.queued_bytes),
         };
         if before + len > self.bounds.max_queued_bytes {
-            return Dispatched::Dropped("too many bytes queued on the server");
+            return Dispatched::Dropped(DatagramDrop::MaxQueuedBytes);
         }
         let mut entries = self.lock();
         let item = match entries.get(key) {
             Some(sender) => match sender.try_send(item) {
                 Ok(()) => return Dispatched::Queued,
                 Err(TrySendError::Full(_)) => {
-                    return Dispatched::Dropped("the address's queue is full");
+                    return Dispatched::Dropped(DatagramDrop::QueueFull);
                 }
                 // Its conversation's task is gone (aborted): start a new one.
                 Err(TrySendError::Closed(item)) => {
@@ -98,7 +99,7 @@ impl Table {
             None => item,
         };
         if entries.len() >= self.bounds.max_addresses {
-            return Dispatched::Dropped("too many addresses with live state");
+            return Dispatched::Dropped(DatagramDrop::MaxAddresses);
         }
         let (sender, receiver) = mpsc::channel(self.bounds.queue_size.max(1));
         if sender.try_send(item).is_err() {
