@@ -3,19 +3,24 @@
 //! `fn main` until Ctrl-C or SIGTERM. Its handler echoes every JSON request.
 //!
 //! ```text
-//! cargo run -p easynet-examples --example standalone_server -- --port 9000 [--host HOST] [--workers N]
+//! cargo run -p easynet-examples --example standalone_server -- --port 9000 [--host HOST] [--workers N] [--udp]
 //! ```
 //!
 //! On startup it prints `standalone_server listening on HOST:PORT` (with `--port 0`, the
 //! port picked), then serves; try it with `blocking_client --port PORT`.
+//!
+//! With `--udp` it serves the same echo over UDP instead, a `StandaloneUdpServer` (the
+//! analog of easynetwork's `StandaloneUDPNetworkServer`): one JSON document per datagram,
+//! each answered with itself, as `DatagramProtocol(JSONSerializer())` in easynetwork.
 
 use std::io::Write;
 
 use clap::Parser;
-use easynet::blocking::StandaloneTcpServer;
+use easynet::blocking::{AsyncServer, StandaloneServer, StandaloneTcpServer, StandaloneUdpServer};
 use easynet::{
-    BoxError, HandlerError, JsonLines, ShutdownSignal, StreamClient, StreamRequestHandler,
-    TcpServer, handler, recv,
+    BoxError, DatagramClient, DatagramProtocol, DatagramRequestHandler, HandlerError, JsonLines,
+    JsonSerializer, ShutdownSignal, StreamClient, StreamRequestHandler, TcpServer, UdpServer,
+    handler, recv,
 };
 use serde_json::Value;
 
@@ -27,6 +32,18 @@ impl StreamRequestHandler for MyRequestHandler {
 
     #[handler]
     async fn handle(&self, client: &StreamClient<Value>) -> Result<(), HandlerError> {
+        let request = recv!()?;
+        client.send_packet(&request).await?;
+        Ok(())
+    }
+}
+
+impl DatagramRequestHandler for MyRequestHandler {
+    type Request = Value;
+    type Response = Value;
+
+    #[handler]
+    async fn handle(&self, client: &DatagramClient<Value>) -> Result<(), HandlerError> {
         let request = recv!()?;
         client.send_packet(&request).await?;
         Ok(())
@@ -45,6 +62,9 @@ struct Args {
     /// The server runtime's worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Serve over UDP (one JSON document per datagram) instead of TCP (JSON lines).
+    #[arg(long)]
+    udp: bool,
 }
 
 fn main() -> Result<(), BoxError> {
@@ -53,18 +73,31 @@ fn main() -> Result<(), BoxError> {
         host,
         port,
         workers,
+        udp,
     } = Args::parse();
-    let protocol = JsonLines::<Value>::new();
     let handler = MyRequestHandler;
 
     // Create the server, binding to `host` on `port`: the async builder's bind() runs on
     // the server's own runtime.
-    let bind = TcpServer::builder(protocol, handler)
-        .host(host)
-        .port(port)
-        .bind();
-    let server = StandaloneTcpServer::new(workers, bind)?;
+    if udp {
+        let protocol = DatagramProtocol::new(JsonSerializer::<Value>::new());
+        let bind = UdpServer::builder(protocol, handler)
+            .host(host)
+            .port(port)
+            .bind();
+        serve(StandaloneUdpServer::new(workers, bind)?)
+    } else {
+        let protocol = JsonLines::<Value>::new();
+        let bind = TcpServer::builder(protocol, handler)
+            .host(host)
+            .port(port)
+            .bind();
+        serve(StandaloneTcpServer::new(workers, bind)?)
+    }
+}
 
+/// Serves until Ctrl-C or SIGTERM, whatever the transport.
+fn serve<S: AsyncServer>(server: StandaloneServer<S>) -> Result<(), BoxError> {
     // Ctrl-C (and SIGTERM) shut the server down from its runtime; caught from now on.
     let signals = {
         let _runtime = server.runtime_handle().enter();

@@ -6,15 +6,19 @@
 //! - our `blocking::TcpClient` -> Python's `StandaloneTCPNetworkServer` run by a
 //!   `NetworkServerThread` (`tests/python/standalone_server.py`);
 //! - the `blocking_client` example -> `echo_server` and -> `standalone_server`: the
-//!   how-to's three "From server" lines.
+//!   how-to's three "From server" lines;
+//! - Python's blocking `UDPNetworkClient` (`tests/python/sync_udp_client.py`) -> our
+//!   `standalone_server --udp` (a `StandaloneUdpServer`);
+//! - our `blocking::UdpClient` -> Python's `StandaloneUDPNetworkServer` run by a
+//!   `NetworkServerThread` (`tests/python/standalone_udp_server.py`).
 //!
 //! The interpreter comes from `EASYNET_PYTHON`, the examples from `EASYNET_EXAMPLES_DIR`:
 //! when either is missing the tests fail, they never skip.
 
 use std::time::Duration;
 
-use easynet::blocking::TcpClient;
-use easynet::{ClientError, JsonLines};
+use easynet::blocking::{TcpClient, UdpClient};
+use easynet::{ClientError, DatagramProtocol, JsonLines, JsonSerializer};
 use easynet_tests::{ServerProcess, example_binary, python_script, run_process};
 use serde_json::{Value, json};
 use tokio::process::Command;
@@ -139,4 +143,83 @@ async fn blocking_client_example_reports_a_refused_connection() {
         "{}",
         output.stderr
     );
+}
+
+#[tokio::test]
+async fn python_blocking_udp_client_to_our_standalone_udp_server() {
+    let mut command = Command::new(example_binary("standalone_server"));
+    command.args(["--port", "0", "--udp"]);
+    let server = ServerProcess::spawn(command, "standalone_server --udp").await;
+    let mut client = python_script("sync_udp_client.py");
+    client.args(["--port", &server.addr.port().to_string()]);
+    let summary = run_process(client, "sync_udp_client.py")
+        .await
+        .summary("sync_udp_client");
+    // 3 how-to clients, 10 varied packets, one after a timeout, 20 across two threads.
+    assert_eq!(summary, json!({"round_trips": 34}));
+    let stderr = server.interrupt().await;
+    assert!(stderr.contains("datagram server stopped"), "{stderr}");
+}
+
+#[tokio::test]
+async fn our_blocking_udp_client_to_python_standalone_udp_server() {
+    let mut command = python_script("standalone_udp_server.py");
+    command.args(["--port", "0"]);
+    let server = ServerProcess::spawn(command, "standalone_udp_server.py").await;
+    let addr = server.addr;
+    // The blocking client runs on a thread of its own, as in a plain program.
+    tokio::task::spawn_blocking(move || {
+        let protocol = DatagramProtocol::new(JsonSerializer::<Value>::new());
+        let client = UdpClient::connect(addr, protocol).unwrap();
+        assert_eq!(client.remote_addr(), addr);
+        let packets = [
+            json!({"message": "Hello world 1"}),
+            json!([1, 2.5, null, true, "é\u{1F600}"]),
+            json!({"nested": {"deep": [{"x": -0.0}]}}),
+            json!({"big": "x".repeat(20_000)}),
+        ];
+        // One thread sends while this one receives, a packet once the previous answer
+        // is in (UDP may drop a burst).
+        let (next, go) = std::sync::mpsc::channel::<()>();
+        let (client, sent) = (&client, &packets);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for packet in sent {
+                    go.recv().unwrap();
+                    client.send_packet(packet).unwrap();
+                }
+            });
+            for packet in &packets {
+                next.send(()).unwrap();
+                assert_eq!(
+                    client.recv_packet_timeout(STEP).unwrap(),
+                    json!({"echo": packet})
+                );
+            }
+        });
+        // Python answers nothing unasked: the wait times out, the client stays usable.
+        assert!(matches!(
+            client.recv_packet_timeout(Duration::from_millis(200)),
+            Err(ClientError::Timeout)
+        ));
+        client.send_packet(&json!(42)).unwrap();
+        assert_eq!(
+            client.recv_packet_timeout(STEP).unwrap(),
+            json!({"echo": 42})
+        );
+        // Past the limit: refused here, nothing sent.
+        let err = client
+            .send_packet(&json!("x".repeat(easynet::MAX_DATAGRAM_SIZE)))
+            .unwrap_err();
+        assert!(matches!(err, ClientError::TooLarge { .. }), "{err:?}");
+        client.send_packet(&json!("after")).unwrap();
+        assert_eq!(
+            client.recv_packet_timeout(STEP).unwrap(),
+            json!({"echo": "after"})
+        );
+        client.close();
+    })
+    .await
+    .unwrap();
+    server.stop().await;
 }
