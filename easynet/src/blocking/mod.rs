@@ -10,6 +10,11 @@
 //!   `shutdown` from any thread), the analog of easynetwork's
 //!   `StandaloneTCPNetworkServer`; [`ServerThread`] runs one in the background, the
 //!   analog of its `NetworkServerThread`.
+//! - [`UdpClient`] (and [`UnixDatagramClient`]): the same for datagrams, the analog of
+//!   easynetwork's `UDPNetworkClient`; [`StandaloneUdpServer`] (and
+//!   [`StandaloneUnixDatagramServer`]): a datagram server on a runtime of its own, the
+//!   analog of `StandaloneUDPNetworkServer`. [`StandaloneServer`] and [`ServerThread`] run
+//!   any [`AsyncServer`]: a stream server or a datagram server.
 //!
 //! ```
 //! use easynet::blocking::{ServerThread, StandaloneTcpServer, TcpClient};
@@ -39,6 +44,46 @@
 //!     let client = TcpClient::connect(addr, JsonLines::<Value>::new())?;
 //!     client.send_packet(&json!({"message": "Hello"}))?;
 //!     assert_eq!(client.recv_packet()?, json!({"message": "Hello"}));
+//!     client.close();
+//!
+//!     running.stop()?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The same over UDP:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use easynet::blocking::{ServerThread, StandaloneUdpServer, UdpClient};
+//! use easynet::{handler, recv, DatagramClient, DatagramProtocol, DatagramRequestHandler};
+//! use easynet::{HandlerError, JsonSerializer, UdpServer};
+//! use serde_json::{json, Value};
+//!
+//! struct Echo;
+//!
+//! impl DatagramRequestHandler for Echo {
+//!     type Request = Value;
+//!     type Response = Value;
+//!
+//!     #[handler]
+//!     async fn handle(&self, client: &DatagramClient<Value>) -> Result<(), HandlerError> {
+//!         let request = recv!()?;
+//!         client.send_packet(&request).await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let protocol = || DatagramProtocol::new(JsonSerializer::<Value>::new());
+//!     let bind = UdpServer::builder(protocol(), Echo).host("127.0.0.1").bind();
+//!     let running = ServerThread::start(StandaloneUdpServer::new(1, bind)?)?;
+//!
+//!     let client = UdpClient::connect(running.server().local_addrs()[0], protocol())?;
+//!     client.send_packet(&json!({"message": "Hello"}))?;
+//!     let answer = client.recv_packet_timeout(Duration::from_secs(10))?;
+//!     assert_eq!(answer, json!({"message": "Hello"}));
 //!     client.close();
 //!
 //!     running.stop()?;
