@@ -43,8 +43,8 @@ where
         self.handle()
     }
 
-    fn serve(self) -> impl Future<Output = Result<(), ServerError>> + Send + 'static {
-        async move { self.serve_forever().await }
+    async fn serve(self) -> Result<(), ServerError> {
+        self.serve_forever().await
     }
 }
 
@@ -60,8 +60,8 @@ where
         self.handle()
     }
 
-    fn serve(self) -> impl Future<Output = Result<(), ServerError>> + Send + 'static {
-        async move { self.serve_forever().await }
+    async fn serve(self) -> Result<(), ServerError> {
+        self.serve_forever().await
     }
 }
 
