@@ -1,7 +1,8 @@
 //! The blocking datagram client (`easynet::blocking::UdpClient`) and the standalone
 //! datagram servers (`StandaloneUdpServer`, `StandaloneUnixDatagramServer`) over loopback:
 //! two threads on one client, timeouts that leave it usable, no runtime needed and no
-//! panic inside one, oversize refusal, decode errors, close waking a receiver.
+//! panic inside one, oversize refusal, decode errors, close waking a receiver,
+//! `from_socket`.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -219,4 +220,24 @@ fn unix_datagram_client_against_a_standalone_unix_datagram_server() {
     client.close();
     running.stop().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn from_socket_takes_a_connected_socket_and_refuses_an_unconnected_one() {
+    let running = echo_server();
+    let unconnected = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let err = UdpClient::from_socket(unconnected, json::<Value>()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotConnected, "{err}");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = socket.local_addr().unwrap();
+    socket.connect(running.server().local_addrs()[0]).unwrap();
+    let client = UdpClient::from_socket(socket, json::<Value>()).unwrap();
+    assert_eq!(client.local_addr(), local);
+    assert_eq!(client.remote_addr(), running.server().local_addrs()[0]);
+    client.send_packet(&json!("from a socket")).unwrap();
+    assert_eq!(
+        client.recv_packet_timeout(ANSWER).unwrap(),
+        json!("from a socket")
+    );
+    running.stop().unwrap();
 }
