@@ -49,14 +49,20 @@ RUST_SERVERS = [
 ]
 # The `echo_server` example itself, as a user runs it: `--format NAME`.
 EXAMPLE_SERVERS = {"echo-lines": "lines", "echo-json": "json"}
+# Hand-written baselines on the runtime the example runs on (`#[tokio::main]`, one
+# worker thread): `bench_server --kind KIND --multi-thread` for `KIND-mt`. The example's
+# targets compare it with these, like with like; the current-thread figures are shown
+# beside them.
+MULTI_THREAD_SERVERS = ["tokio-raw-mt", "framed-feed-mt", "framed-json-mt"]
 PYTHON_SERVERS = ["easynetwork-asyncio", "easynetwork-uvloop"]
-ALL_SERVERS = ["echo-lines", "echo-json"] + RUST_SERVERS + PYTHON_SERVERS
+ALL_SERVERS = (["echo-lines", "echo-json"] + RUST_SERVERS + MULTI_THREAD_SERVERS
+               + PYTHON_SERVERS)
 # The broadcast servers of `bench_broadcast serve --kind NAME`, and the period of their
 # packets.
 BROADCAST_SERVERS = ["easynet-broadcast", "tokio-broadcast"]
 BROADCAST_EVERY_MS = 10
 # Servers that only speak JSON documents.
-JSON_ONLY = ("easynet-json", "echo-json", "framed-json")
+JSON_ONLY = ("easynet-json", "echo-json", "framed-json", "framed-json-mt")
 
 LABELS = {
     "echo-lines": "`echo_server --format lines` (the example: StringLines, generator per request)",
@@ -68,6 +74,9 @@ LABELS = {
     "framed-send": "Framed<LinesCodec>, send per message",
     "framed-feed": "Framed<LinesCodec>, feed then flush",
     "framed-json": "Framed<LinesCodec> + serde_json, feed then flush",
+    "tokio-raw-mt": "raw tokio echo, `#[tokio::main]` runtime (1 worker)",
+    "framed-feed-mt": "Framed<LinesCodec>, feed then flush, `#[tokio::main]` runtime (1 worker)",
+    "framed-json-mt": "Framed<LinesCodec> + serde_json, `#[tokio::main]` runtime (1 worker)",
     "easynetwork-asyncio": "Python easynetwork 1.2.0, asyncio",
     "easynetwork-uvloop": "Python easynetwork 1.2.0, uvloop",
     "easynet-broadcast": "easynet, `server.broadcast(&packet)`",
@@ -98,7 +107,7 @@ class Scenario:
         if self.tls:
             return [s for s in chosen
                     if s in ("echo-lines", "easynet-loop", "tokio-raw", "framed-feed",
-                             "easynetwork-uvloop")]
+                             "framed-feed-mt", "easynetwork-uvloop")]
         return [s for s in chosen if s not in JSON_ONLY]
 
 
@@ -180,6 +189,9 @@ class Server:
         env = None
         if kind in RUST_SERVERS:
             command = [binaries["bench_server"], "--kind", kind, "--port", "0"]
+        elif kind in MULTI_THREAD_SERVERS:
+            command = [binaries["bench_server"], "--kind", kind.removesuffix("-mt"), "--port",
+                       "0", "--multi-thread"]
         elif kind in EXAMPLE_SERVERS:
             # The example as shipped (its `#[tokio::main]` runtime, one worker thread on
             # its core; logs at warn so that connections are not logged on stderr).
@@ -487,23 +499,29 @@ def targets(results: dict, memory: dict) -> list[str]:
         if ours and python:
             rows.append((f"≥ {factor}× less CPU than Python easynetwork + uvloop at {label}",
                          f"{python / ours:.1f}×", python / ours >= factor))
-    # The ordinary user path: the echo_server example itself.
+    # The ordinary user path: the echo_server example itself, against `Framed` on the same
+    # runtime (`#[tokio::main]`, one worker); against the current-thread `Framed` too.
     for scenario, limit, label in (("1024x1x10", 1.05, "1024×1"), ("1024x5x10", 1.0, "1024×5")):
-        example, framed = cpu(scenario, "echo-lines"), cpu(scenario, "framed-feed")
+        example, framed = cpu(scenario, "echo-lines"), cpu(scenario, "framed-feed-mt")
         if example and framed:
             rows.append((f"`echo_server --format lines` ≤ {limit}× `Framed` feed-then-flush "
-                         f"at {label}", f"{example / framed:.2f}× ({example:.2f} vs "
-                         f"{framed:.2f} µs)", example / framed <= limit))
+                         f"(same runtime) at {label}", f"{example / framed:.2f}× ({example:.2f} "
+                         f"vs {framed:.2f} µs)", example / framed <= limit))
+        framed = cpu(scenario, "framed-feed")
+        if example and framed:
+            rows.append((f"`echo_server --format lines` vs current-thread `Framed` at {label}",
+                         f"{example / framed:.2f}×", None))
     for scenario in ("1024x1x10", "1024x5x10", "64x1x100", "65000x1x3", "1024x1x10-tls"):
         example, raw = cpu(scenario, "echo-lines"), cpu(scenario, "tokio-raw")
         if example and raw:
             rows.append((f"`echo_server --format lines` vs raw tokio at {scenario}",
                          f"{example / raw:.2f}×", None))
-    example, framed = cpu("1024x1x10-json", "echo-json"), cpu("1024x1x10-json", "framed-json")
-    if example and framed:
-        rows.append(("`echo_server --format json` vs `Framed<LinesCodec>` + serde_json at "
-                     "1024×1", f"{example / framed:.2f}× ({example:.2f} vs {framed:.2f} µs)",
-                     None))
+    for kind, which in (("framed-json-mt", "same runtime"), ("framed-json", "current-thread")):
+        example, framed = cpu("1024x1x10-json", "echo-json"), cpu("1024x1x10-json", kind)
+        if example and framed:
+            rows.append((f"`echo_server --format json` vs `Framed<LinesCodec>` + serde_json "
+                         f"({which}) at 1024×1",
+                         f"{example / framed:.2f}× ({example:.2f} vs {framed:.2f} µs)", None))
     ours, raw = memory.get("easynet-loop"), memory.get("tokio-raw")
     if ours and raw:
         rows.append(("idle memory per connection ≤ 2× raw tokio's",

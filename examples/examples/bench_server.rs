@@ -1,6 +1,8 @@
 //! The servers of the benchmark harness (`examples/bench/run.py`), one binary, one
 //! `--kind` each, so that they are built and measured alike: every one runs on a
-//! current-thread tokio runtime and echoes newline-terminated messages.
+//! current-thread tokio runtime (or, with `--multi-thread`, on the runtime that
+//! `#[tokio::main]` builds, with one worker thread: what the `echo_server` example runs
+//! on in the harness) and echoes newline-terminated messages.
 //!
 //! ```text
 //! cargo run --release -p easynet-examples --example bench_server -- --kind KIND [--port PORT]
@@ -52,6 +54,10 @@ struct Args {
     /// ...and this private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Run on a multi-thread runtime with one worker thread (what `#[tokio::main]`
+    /// builds with `TOKIO_WORKER_THREADS=1`) instead of a current-thread one.
+    #[arg(long)]
+    multi_thread: bool,
 }
 
 type ServerConfig = std::sync::Arc<easynet::tls::rustls::ServerConfig>;
@@ -229,9 +235,19 @@ macro_rules! serve_hand_written {
     }};
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), BoxError> {
     let args = Args::parse();
+    let mut runtime = if args.multi_thread {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(1);
+        builder
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    runtime.enable_all().build()?.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> Result<(), BoxError> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(easynet::tls::server_config_from_pem(cert, key)?),
         _ => None,
