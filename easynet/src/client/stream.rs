@@ -212,7 +212,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A client that exchanges packets with a server: the analog of easynetwork's
 /// `AsyncTCPNetworkClient` and `AsyncUnixStreamClient`. It connects over TCP
 /// ([`connect`](Self::connect); [`TcpClient`](crate::TcpClient) names it so), TLS
-/// ([`connect_tls`](Self::connect_tls)), a Unix socket
+/// (`connect_tls`, with the `tls` feature), a Unix socket
 /// ([`connect_unix`](Self::connect_unix); [`UnixClient`](crate::UnixClient)), or wraps
 /// any connected stream ([`from_io`](Self::from_io)).
 ///
