@@ -123,6 +123,25 @@ impl RawPeer {
         }
     }
 
+    /// Connects to `addr` from `local_ip` (any port): a loopback address other than
+    /// 127.0.0.1 tells this peer apart from a proxy that connects from 127.0.0.1.
+    pub async fn connect_from(local_ip: std::net::IpAddr, addr: SocketAddr) -> RawPeer {
+        let socket = match local_ip {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .expect("a TCP socket");
+        socket
+            .bind(SocketAddr::new(local_ip, 0))
+            .unwrap_or_else(|e| panic!("bind {local_ip}: {e}"));
+        let stream = within(socket.connect(addr)).await.expect("connect");
+        let (read, writer) = stream.into_split();
+        RawPeer {
+            reader: BufReader::new(read),
+            writer,
+        }
+    }
+
     /// Our own address (the server's `remote_addr()` for this connection).
     pub fn local_addr(&self) -> SocketAddr {
         self.writer.local_addr().expect("local address")

@@ -49,12 +49,14 @@ fn require(binary: &str) {
     );
 }
 
-/// Waits, at most [`STEP`](crate::STEP), until something accepts connections on `addr`.
-pub async fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) {
+/// Waits, at most [`STEP`](crate::STEP), until something accepts connections on `addr`;
+/// returns the local address of the connection that was accepted (a proxy forwards it
+/// like any other).
+pub async fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) -> SocketAddr {
     within(async {
         loop {
-            if TcpStream::connect(addr).await.is_ok() {
-                return;
+            if let Ok(probe) = TcpStream::connect(addr).await {
+                return probe.local_addr().expect("the probe's address");
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("{what} exited before listening on {addr}: {status}");
@@ -62,7 +64,7 @@ pub async fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
-    .await;
+    .await
 }
 
 /// A `redis-server` on a loopback port, without persistence; killed when dropped.
@@ -90,7 +92,7 @@ impl Redis {
             .spawn()
             .expect("start redis-server");
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        wait_listening(addr, &mut child, "redis-server").await;
+        let _ = wait_listening(addr, &mut child, "redis-server").await;
         Redis { child, addr }
     }
 
@@ -110,6 +112,15 @@ impl Redis {
     }
 }
 
+/// How [`Haproxy`] talks to its backend servers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HaproxyOptions {
+    /// Send a PROXY protocol v2 header first on every connection to a server
+    /// (`send-proxy-v2`). The health checks then send one too, with the `LOCAL` command
+    /// (HAProxy's default for checks of a server with `send-proxy-v2`).
+    pub send_proxy_v2: bool,
+}
+
 /// An `haproxy` in `mode tcp` with one frontend on a loopback port and a roundrobin
 /// backend of `servers`, health-checked every 100 ms; killed when dropped.
 pub struct Haproxy {
@@ -118,6 +129,9 @@ pub struct Haproxy {
     pub addr: SocketAddr,
     /// Its config file.
     pub config: PathBuf,
+    /// The local address of the connection that found its frontend listening: HAProxy
+    /// may forward it to a server, which then sees a (proxied) client at this address.
+    pub probe: SocketAddr,
 }
 
 impl Haproxy {
@@ -126,6 +140,11 @@ impl Haproxy {
     /// (`retries 3`, `option redispatch`): a connection to a backend that just died goes
     /// to a live one.
     pub async fn start(servers: &[SocketAddr]) -> Haproxy {
+        Haproxy::start_with(servers, HaproxyOptions::default()).await
+    }
+
+    /// [`Haproxy::start`] with `options`.
+    pub async fn start_with(servers: &[SocketAddr], options: HaproxyOptions) -> Haproxy {
         require("haproxy");
         let port = free_port();
         let dir = temp_dir("haproxy");
@@ -138,9 +157,14 @@ impl Haproxy {
             "frontend front\n    bind 127.0.0.1:{port}\n    default_backend back\n\
              backend back\n    balance roundrobin\n"
         ));
+        let send_proxy = if options.send_proxy_v2 {
+            " send-proxy-v2"
+        } else {
+            ""
+        };
         for (i, server) in servers.iter().enumerate() {
             config.push_str(&format!(
-                "    server s{i} {server} check inter 100ms fall 1 rise 1\n"
+                "    server s{i} {server} check inter 100ms fall 1 rise 1{send_proxy}\n"
             ));
         }
         let path = dir.join("haproxy.cfg");
@@ -156,11 +180,12 @@ impl Haproxy {
             .spawn()
             .expect("start haproxy");
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        wait_listening(addr, &mut child, "haproxy").await;
+        let probe = wait_listening(addr, &mut child, "haproxy").await;
         Haproxy {
             child,
             addr,
             config: path,
+            probe,
         }
     }
 
