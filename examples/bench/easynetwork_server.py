@@ -14,10 +14,16 @@ import ssl
 import sys
 from collections.abc import AsyncGenerator
 
-from easynetwork.protocol import StreamProtocol
+from easynetwork.protocol import DatagramProtocol, StreamProtocol
+from easynetwork.serializers.abc import AbstractPacketSerializer
 from easynetwork.serializers.base_stream import AutoSeparatedPacketSerializer
-from easynetwork.servers import AsyncTCPNetworkServer
-from easynetwork.servers.handlers import AsyncStreamClient, AsyncStreamRequestHandler
+from easynetwork.servers import AsyncTCPNetworkServer, AsyncUDPNetworkServer
+from easynetwork.servers.handlers import (
+    AsyncDatagramClient,
+    AsyncDatagramRequestHandler,
+    AsyncStreamClient,
+    AsyncStreamRequestHandler,
+)
 
 
 class BytesLineSerializer(AutoSeparatedPacketSerializer[bytes, bytes]):
@@ -40,6 +46,37 @@ class EchoHandler(AsyncStreamRequestHandler[bytes, bytes]):
         while True:
             request: bytes = yield
             await client.send_packet(request)
+
+
+class BytesSerializer(AbstractPacketSerializer[bytes, bytes]):
+    """Each datagram is one packet: its bytes."""
+
+    __slots__ = ()
+
+    def serialize(self, packet: bytes) -> bytes:
+        return packet
+
+    def deserialize(self, data: bytes) -> bytes:
+        return data
+
+
+class DatagramEchoHandler(AsyncDatagramRequestHandler[bytes, bytes]):
+    async def handle(self, client: AsyncDatagramClient[bytes]) -> AsyncGenerator[None, bytes]:
+        request: bytes = yield
+        await client.send_packet(request)
+
+
+async def main_udp(port: int) -> None:
+    server = AsyncUDPNetworkServer(
+        "127.0.0.1", port, DatagramProtocol(BytesSerializer()), DatagramEchoHandler()
+    )
+    async with server:
+        is_up = asyncio.Event()
+        task = asyncio.create_task(server.serve_forever(is_up_event=is_up))
+        await is_up.wait()
+        address = server.get_addresses()[0]
+        print(f"easynetwork_server listening on {address.host}:{address.port}", flush=True)
+        await task
 
 
 async def main(port: int, tls_cert: str | None, tls_key: str | None) -> None:
@@ -70,6 +107,7 @@ if __name__ == "__main__":
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--udp", action="store_true")
     args = parser.parse_args()
     if args.uvloop:
         import uvloop
@@ -78,6 +116,6 @@ if __name__ == "__main__":
     else:
         runner = asyncio.run
     try:
-        runner(main(args.port, args.tls_cert, args.tls_key))
+        runner(main_udp(args.port) if args.udp else main(args.port, args.tls_cert, args.tls_key))
     except KeyboardInterrupt:
         sys.exit(0)

@@ -6,6 +6,8 @@ Usage (from the repository root):
     python3 examples/bench/run.py                 # the full run, writes BENCHMARKS.md
     python3 examples/bench/run.py --smoke         # CI: each server 1 s, echoes verified
     python3 examples/bench/run.py --servers tokio-raw,easynet-loop --scenarios 1024x1x10
+    python3 examples/bench/run.py --sections haproxy,udp   # only those, merged into
+                                                           # results.json and BENCHMARKS.md
 
 It builds ``bench_server`` and ``bench_client`` (examples of easynet-examples) in release
 mode, installs Python easynetwork 1.2.0 and uvloop in ``target/bench-venv``, then for each
@@ -26,6 +28,7 @@ from html import escape
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -146,7 +149,38 @@ def target_dir() -> Path:
 
 
 BINARIES = ["bench_server", "bench_client", "echo_server", "bench_broadcast", "bench_fairness",
-            "bench_decoders"]
+            "bench_decoders", "bench_udp", "udp_echo_server"]
+
+# What a run may measure: `tcp` is every section of the full TCP run (echo scenarios,
+# memory, broadcast, fairness, decoders); `haproxy` the HAProxy hop and the PROXY header's
+# cost per connection; `udp` the UDP echo servers.
+SECTIONS = ["tcp", "haproxy", "udp"]
+
+# The HAProxy section: echo_server's hop against HAProxy's, and the cost per connection of
+# the PROXY protocol header.
+HAPROXY_REQUEST_KINDS = ["direct", "haproxy"]
+HAPROXY_CONNECTION_KINDS = ["plain", "proxy-v2", "haproxy-plain", "haproxy-proxy-v2"]
+HAPROXY_LABELS = {
+    "direct": "client → `echo_server`",
+    "haproxy": "client → HAProxy → `echo_server`",
+    "plain": "client → `echo_server` (no header)",
+    "proxy-v2": "client → `echo_server --proxy-protocol 127.0.0.1`, the client sends a v2 header",
+    "haproxy-plain": "client → HAProxy → `echo_server` (no header)",
+    "haproxy-proxy-v2": "client → HAProxy `send-proxy-v2` → `echo_server --proxy-protocol 127.0.0.1`",
+}
+HAPROXY_REQUEST = Scenario(1024, 1, 10)
+HAPROXY_CONNECTIONS = 10
+
+# The UDP section: servers and datagram sizes.
+UDP_SERVERS = ["udp-easynet", "udp-tokio", "udp-easynetwork-asyncio", "udp-easynetwork-uvloop"]
+UDP_LABELS = {
+    "udp-easynet": "`udp_echo_server --format lines` (the example: easynet `UdpServer`)",
+    "udp-tokio": "hand-written tokio `UdpSocket` echo (`bench_udp serve`)",
+    "udp-easynetwork-asyncio": "Python easynetwork 1.2.0 `AsyncUDPNetworkServer`, asyncio",
+    "udp-easynetwork-uvloop": "Python easynetwork 1.2.0 `AsyncUDPNetworkServer`, uvloop",
+}
+UDP_SIZES = [64, 1024]
+UDP_SOCKETS, UDP_INFLIGHT = 4, 16
 
 
 def build() -> dict[str, Path]:
@@ -181,13 +215,34 @@ def pinned(cpu: int | None, command: list) -> list:
     return ["taskset", "-c", str(cpu), *command]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (all its threads)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    # Fields 14 and 15 (utime, stime), counted from 1; fields[0] is field 3.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 class Server:
     """A server process, started and announced."""
 
     def __init__(self, kind: str, binaries: dict[str, Path], python: Path | None,
-                 cpu: int | None, tls: tuple[Path, Path] | None = None):
+                 cpu: int | None, tls: tuple[Path, Path] | None = None,
+                 extra_args: list[str] | None = None):
         env = None
-        if kind in RUST_SERVERS:
+        quiet = {**os.environ, "TOKIO_WORKER_THREADS": "1", "RUST_LOG": "warn"}
+        if kind == "udp-easynet":
+            command = [binaries["udp_echo_server"], "--format", "lines", "--port", "0",
+                       "--host", "127.0.0.1"]
+            env = quiet
+        elif kind == "udp-tokio":
+            command = [binaries["bench_udp"], "serve", "--port", "0"]
+            env = quiet
+        elif kind.startswith("udp-easynetwork"):
+            command = [python, HERE / "easynetwork_server.py", "--udp", "--port", "0"]
+            if kind.endswith("uvloop"):
+                command.append("--uvloop")
+        elif kind in RUST_SERVERS:
             command = [binaries["bench_server"], "--kind", kind, "--port", "0"]
         elif kind in MULTI_THREAD_SERVERS:
             command = [binaries["bench_server"], "--kind", kind.removesuffix("-mt"), "--port",
@@ -206,6 +261,7 @@ class Server:
                 command.append("--uvloop")
         if tls:
             command += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+        command += extra_args or []
         self.kind = kind
         self.process = subprocess.Popen(
             pinned(cpu, command), stdout=subprocess.PIPE, text=True, env=env,
@@ -222,10 +278,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server so far (all its threads)."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2:].split()
-        # Fields 14 and 15 (utime, stime), counted from 1; fields[0] is field 3.
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return cpu_seconds(self.pid)
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -399,6 +452,282 @@ def measure_decoders(binaries: dict[str, Path], cpu: int | None, connections: in
     out = subprocess.run(pinned(cpu, command), check=True, capture_output=True, text=True,
                          timeout=600).stdout
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+class Haproxy:
+    """Debian's `haproxy` in `mode tcp`, one thread, in front of one server: its frontend
+    on a free 127.0.0.1 port; with `send_proxy_v2`, a PROXY v2 header on each connection
+    to the server. No health checks: the figure is the cost of the hop itself."""
+
+    def __init__(self, server: str, cpu: int | None, send_proxy_v2: bool = False):
+        binary = shutil.which("haproxy")
+        if binary is None:
+            raise SystemExit("the haproxy section needs Debian's haproxy: "
+                             "`apt-get install -y haproxy` (tests/run.sh installs it)")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.directory = Path(tempfile.mkdtemp(prefix="easynet-bench-haproxy-"))
+        config = self.directory / "haproxy.cfg"
+        config.write_text(
+            "global\n    nbthread 1\n    maxconn 4000\n"
+            "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 30s\n"
+            "    timeout server 30s\n"
+            f"frontend front\n    bind 127.0.0.1:{port}\n    default_backend back\n"
+            "backend back\n"
+            f"    server s0 {server}{' send-proxy-v2' if send_proxy_v2 else ''}\n")
+        self.process = subprocess.Popen(pinned(cpu, [binary, "-db", "-f", config]),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addr = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"haproxy exited: {self.process.stderr.read()!r}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("haproxy did not listen within 10 s")
+                time.sleep(0.02)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        self.process.stderr.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def measure_hops(addr: str, client: Path, client_args: list, pids: dict[str, int],
+                 seconds: float, warmup: float, cpu: int | None) -> dict:
+    """One bench_client run against `addr`; the CPU per request of each process of
+    `pids` (name: pid) over the measured window, and the client's figures."""
+    command = [client, "--addr", addr, "--duration", str(seconds), "--warmup", str(warmup),
+               *client_args]
+    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
+    try:
+        marker = process.stdout.readline()
+        if marker.strip() != "measuring":
+            raise RuntimeError(f"client: {marker!r}")
+        start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        report_line = process.stdout.readline()
+        end = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        status = process.wait(timeout=seconds + warmup + 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    if status != 0:
+        raise RuntimeError(f"client failed against {addr} ({status})")
+    report = json.loads(report_line)
+    requests = max(report["requests"], 1)
+    return {
+        "per_s": report["requests"] / report["seconds"],
+        "p50_us": report["latency_us"]["p50"],
+        "p99_us": report["latency_us"]["p99"],
+        **{f"{name}_cpu_us": (end[name] - start[name]) * 1e6 / requests for name in pids},
+    }
+
+
+def median_dicts(runs: list[dict]) -> dict:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def run_haproxy_section(binaries: dict[str, Path], args: argparse.Namespace,
+                        server_cpu: int | None, client_cpu: int | None, extra: dict) -> None:
+    """Direct vs through HAProxy (CPU per request of each hop, 1 KiB requests on 10
+    connections), and the PROXY header's cost per connection (connect, one request,
+    close), every kind once per round, the order alternating."""
+    scenario = HAPROXY_REQUEST
+    requests_args = ["--conns", str(scenario.conns), "--msize", str(scenario.msize),
+                     "--mpr", str(scenario.mpr)]
+    connection_args = ["--conns", str(HAPROXY_CONNECTIONS), "--msize", str(scenario.msize),
+                       "--reconnect"]
+    kinds = [("requests", k) for k in HAPROXY_REQUEST_KINDS] + \
+            [("connections", k) for k in HAPROXY_CONNECTION_KINDS]
+    runs: dict[tuple[str, str], list[dict]] = {k: [] for k in kinds}
+    loads = []
+    for round_ in range(args.runs):
+        loads.append(load_average())
+        for table, kind in (kinds if round_ % 2 == 0 else kinds[::-1]):
+            header = kind.endswith("proxy-v2")
+            server = Server("echo-lines", binaries, None, server_cpu,
+                            extra_args=["--proxy-protocol", "127.0.0.1"] if header else None)
+            proxy = None
+            try:
+                pids = {"server": server.pid}
+                addr = server.addr
+                if kind.startswith("haproxy"):
+                    # HAProxy shares the server's core: the client, alone on the other,
+                    # is what saturates.
+                    proxy = Haproxy(server.addr, server_cpu, send_proxy_v2=header)
+                    pids["haproxy"] = proxy.pid
+                    addr = proxy.addr
+                client_args = requests_args if table == "requests" else connection_args
+                if kind == "proxy-v2":
+                    client_args = client_args + ["--proxy-v2"]
+                run = measure_hops(addr, binaries["bench_client"], client_args, pids,
+                                   args.duration, args.warmup, client_cpu)
+            finally:
+                if proxy:
+                    proxy.stop()
+                server.stop()
+            runs[(table, kind)].append(run)
+            log(f"haproxy {table} {kind}: {run['per_s']:,.0f}/s, server "
+                f"{run['server_cpu_us']:.2f} µs" + (f", haproxy {run['haproxy_cpu_us']:.2f} µs"
+                                                     if "haproxy_cpu_us" in run else ""))
+    version = subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout
+    extra["haproxy"] = {
+        "command": "python3 examples/bench/run.py " + " ".join(sys.argv[1:]),
+        "runs": args.runs, "seconds": args.duration, "warmup": args.warmup,
+        # "HAProxy version 2.6.12-1+deb12u3 2025/10/03 - ..." -> "HAProxy 2.6.12-1+deb12u3"
+        "version": " ".join(version.split()[0:3:2]) if version else "HAProxy", "loads": loads,
+        "requests": {k: median_dicts(runs[("requests", k)]) for k in HAPROXY_REQUEST_KINDS},
+        "connections": {k: median_dicts(runs[("connections", k)])
+                        for k in HAPROXY_CONNECTION_KINDS},
+    }
+
+
+def measure_udp(server: Server, binary: Path, size: int, seconds: float, warmup: float,
+                cpu: int | None) -> dict:
+    """One `bench_udp load` run: datagrams/s and the server's CPU per datagram."""
+    command = [binary, "load", "--addr", server.addr, "--sockets", str(UDP_SOCKETS),
+               "--inflight", str(UDP_INFLIGHT), "--size", str(size),
+               "--duration", str(seconds), "--warmup", str(warmup)]
+    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
+    try:
+        marker = process.stdout.readline()
+        if marker.strip() != "measuring":
+            raise RuntimeError(f"udp client: {marker!r}")
+        start = server.cpu_seconds()
+        report_line = process.stdout.readline()
+        end = server.cpu_seconds()
+        status = process.wait(timeout=seconds + warmup + 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    if status != 0:
+        raise RuntimeError(f"udp client failed against {server.kind} ({status})")
+    report = json.loads(report_line)
+    datagrams = max(report["datagrams"], 1)
+    return {
+        "per_s": report["datagrams"] / report["seconds"],
+        "p50_us": report["latency_us"]["p50"],
+        "p99_us": report["latency_us"]["p99"],
+        "lost": report["lost"],
+        "server_cpu_us": (end - start) * 1e6 / datagrams,
+    }
+
+
+def run_udp_section(binaries: dict[str, Path], python: Path, args: argparse.Namespace,
+                    sizes: list[int], server_cpu: int | None, client_cpu: int | None,
+                    extra: dict) -> None:
+    """Every UDP server once per round and size, the order alternating."""
+    results: dict[str, dict[str, dict]] = {}
+    loads = []
+    for size in sizes:
+        runs: dict[str, list[dict]] = {k: [] for k in UDP_SERVERS}
+        for round_ in range(args.runs):
+            loads.append(load_average())
+            for kind in (UDP_SERVERS if round_ % 2 == 0 else UDP_SERVERS[::-1]):
+                server = Server(kind, binaries, python, server_cpu)
+                try:
+                    run = measure_udp(server, binaries["bench_udp"], size, args.duration,
+                                      args.warmup, client_cpu)
+                finally:
+                    server.stop()
+                runs[kind].append(run)
+                log(f"udp {size} B {kind}: {run['per_s']:,.0f} datagrams/s, "
+                    f"{run['server_cpu_us']:.2f} µs CPU/datagram, {run['lost']} lost")
+        results[str(size)] = {k: median_dicts(v) for k, v in runs.items()}
+    extra["udp"] = {
+        "command": "python3 examples/bench/run.py " + " ".join(sys.argv[1:]),
+        "runs": args.runs, "seconds": args.duration, "warmup": args.warmup,
+        "sockets": UDP_SOCKETS, "inflight": UDP_INFLIGHT, "sizes": results, "loads": loads,
+    }
+
+
+def new_sections(extra: dict) -> list[str]:
+    """The HAProxy and UDP sections, from their own runs' figures."""
+    lines: list[str] = []
+
+    def loads_of(section: dict) -> str:
+        values = section.get("loads", [])
+        if not values:
+            return ""
+        return (f" The 1-minute load average at the start of each round was "
+                f"{min(values):.2f} to {max(values):.2f} (other work shared the machine).")
+
+    hap = extra.get("haproxy")
+    if hap:
+        lines += ["## Behind HAProxy", "",
+                  f"Measured by its own run of the harness ({hap['runs']} alternating rounds "
+                  f"of {hap['seconds']:g} s + {hap['warmup']:g} s warm-up; {hap['version']}, "
+                  "`mode tcp`, one thread, no health checks, pinned to the server's core; "
+                  "the client alone on the other core; medians):", "", "```sh",
+                  hap["command"].strip(), "```", "",
+                  "**Direct vs through HAProxy**, 1,024-byte requests on 10 connections to "
+                  "`echo_server --format lines`: the CPU time per request of each hop."
+                  + loads_of(hap), "",
+                  "| path | requests/s | p50 µs | p99 µs | `echo_server` CPU µs/request | "
+                  "HAProxy CPU µs/request |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for kind, run in hap["requests"].items():
+            proxy = run.get("haproxy_cpu_us")
+            lines.append(f"| {HAPROXY_LABELS[kind]} | {run['per_s']:,.0f} | {run['p50_us']:.0f} "
+                         f"| {run['p99_us']:.0f} | {run['server_cpu_us']:.2f} | "
+                         f"{'-' if proxy is None else f'{proxy:.2f}'} |")
+        lines += ["", "**The PROXY header per connection**: each request on a new connection "
+                  "(connect, one 1,024-byte request, close; `bench_client --reconnect`, 10 at a "
+                  "time), `echo_server` without and with `--proxy-protocol`; the header comes "
+                  "from the client itself (`--proxy-v2`, 28 bytes) or from HAProxy's "
+                  "`send-proxy-v2`.", "",
+                  "| path | connections/s | p50 µs | `echo_server` CPU µs/connection | "
+                  "HAProxy CPU µs/connection |", "| --- | ---: | ---: | ---: | ---: |"]
+        for kind, run in hap["connections"].items():
+            proxy = run.get("haproxy_cpu_us")
+            lines.append(f"| {HAPROXY_LABELS[kind]} | {run['per_s']:,.0f} | {run['p50_us']:.0f} "
+                         f"| {run['server_cpu_us']:.2f} | "
+                         f"{'-' if proxy is None else f'{proxy:.2f}'} |")
+        conns = hap["connections"]
+        if "plain" in conns and "proxy-v2" in conns:
+            plain, v2 = conns["plain"]["server_cpu_us"], conns["proxy-v2"]["server_cpu_us"]
+            lines += ["", f"The header costs `echo_server` {v2 - plain:+.2f} µs of CPU per "
+                      f"connection ({v2 / plain - 1:+.1%}) when the client sends it."]
+        lines.append("")
+    udp = extra.get("udp")
+    if udp:
+        lines += ["## UDP echo", "",
+                  f"Measured by its own run of the harness ({udp['runs']} alternating rounds "
+                  f"of {udp['seconds']:g} s + {udp['warmup']:g} s warm-up; medians):", "",
+                  "```sh", udp["command"].strip(), "```", "",
+                  f"`bench_udp load`: {udp['sockets']} client sockets (so {udp['sockets']} "
+                  f"addresses for the server), each keeping {udp['inflight']} datagrams in "
+                  "flight and checking every echo byte for byte; a datagram unanswered for "
+                  "200 ms is counted lost. The servers send every datagram back as is; the Rust "
+                  "ones run one tokio worker thread, pinned to one core, the client on the other."
+                  + loads_of(udp), ""]
+        for size, rows in udp["sizes"].items():
+            base = rows.get("udp-tokio")
+            lines += [f"### {int(size):,} B datagrams", "",
+                      "| server | datagrams/s | p50 µs | p99 µs | lost | server CPU µs/datagram "
+                      "| vs tokio |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            for kind, run in rows.items():
+                ratio = (f"{run['server_cpu_us'] / base['server_cpu_us']:.2f}x" if base
+                         else "-")
+                lines.append(f"| {UDP_LABELS[kind]} | {run['per_s']:,.0f} | {run['p50_us']:.0f} "
+                             f"| {run['p99_us']:.0f} | {run['lost']:.0f} | "
+                             f"{run['server_cpu_us']:.2f} | {ratio} |")
+            lines.append("")
+    return lines
 
 
 def load_average() -> float:
@@ -669,6 +998,7 @@ def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: li
         lines.append("")
     lines += ["![server CPU per request](benchmarks.svg)", ""]
     lines += extra_sections(extra, args)
+    lines += new_sections(extra)
     lines += targets(results, memory)
     notes = HERE / "notes.md"
     if notes.exists():
@@ -676,6 +1006,26 @@ def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: li
         # harness, appended to every generated report.
         lines += [notes.read_text().rstrip(), ""]
     return "\n".join(lines)
+
+
+def write_from_json(args: argparse.Namespace, path: Path,
+                    parser: argparse.ArgumentParser) -> int:
+    """Writes BENCHMARKS.md and the chart from saved figures (a --json-out file)."""
+    saved = json.loads(path.read_text())
+    results = {s: {k: Run(**r) for k, r in rows.items()}
+               for s, rows in saved["results"].items()}
+    memory = {k: Memory(**m) for k, m in saved["memory"].items()}
+    for key, value in saved.get("settings", {}).items():
+        setattr(args, key, value)
+    command = saved.get("command", "python3 examples/bench/run.py")
+    extra = saved.get("extra", {})
+    scenarios = [s for s in SCENARIOS if s.name in results]
+    servers = [s for s in ALL_SERVERS if any(s in rows for rows in results.values())]
+    args.chart.write_text(svg_chart(results, scenarios, servers))
+    args.markdown.write_text(markdown(results, memory, scenarios, servers, args, command,
+                                      extra))
+    log(f"wrote {args.markdown} and {args.chart} from {path}")
+    return 0
 
 
 def main() -> int:
@@ -701,7 +1051,22 @@ def main() -> int:
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--from-json", type=Path,
                         help="write the report from a --json-out file instead of measuring")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help="what to measure: tcp (the echo scenarios, memory, broadcast, "
+                        "fairness, decoders), haproxy, udp. Without tcp, the other sections' "
+                        "figures are merged into --results (default examples/bench/"
+                        "results.json) and the report is written from it")
+    parser.add_argument("--results", type=Path, default=HERE / "results.json",
+                        help="the saved figures that a run without the tcp section merges into")
     args = parser.parse_args()
+    sections = [s for s in args.sections.split(",") if s]
+    if set(sections) - set(SECTIONS):
+        parser.error(f"unknown sections: {', '.join(sorted(set(sections) - set(SECTIONS)))}")
+    if args.smoke:
+        sections = SECTIONS
+    if "haproxy" in sections and shutil.which("haproxy") is None:
+        parser.error("the haproxy section needs Debian's haproxy on the PATH: "
+                     "`apt-get install -y haproxy` (tests/run.sh installs it)")
 
     servers = [s for s in args.servers.split(",") if s]
     unknown = set(servers) - set(ALL_SERVERS)
@@ -709,32 +1074,36 @@ def main() -> int:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
     wanted = set(args.scenarios.split(","))
     scenarios = [s for s in SCENARIOS if s.name in wanted]
+    udp_sizes = UDP_SIZES
     if args.smoke:
         args.runs, args.duration, args.warmup = 1, 1.0, 0.2
+        udp_sizes = [64]
         scenarios = [SCENARIOS[0], SCENARIOS[-2], SCENARIOS[-1]]
         args.no_memory = True
         args.broadcast_clients, args.fairness_runs, args.fairness_samples = 100, 1, 200
         args.decoder_connections, args.decoder_millis = 5, 5
 
     if args.from_json:
-        saved = json.loads(args.from_json.read_text())
-        results = {s: {k: Run(**r) for k, r in rows.items()}
-                   for s, rows in saved["results"].items()}
-        memory = {k: Memory(**m) for k, m in saved["memory"].items()}
-        for key, value in saved.get("settings", {}).items():
-            setattr(args, key, value)
-        command = saved.get("command", "python3 examples/bench/run.py")
-        extra = saved.get("extra", {})
-        args.chart.write_text(svg_chart(results, scenarios, servers))
-        args.markdown.write_text(markdown(results, memory, scenarios, servers, args, command,
-                                          extra))
-        log(f"wrote {args.markdown} and {args.chart} from {args.from_json}")
-        return 0
+        return write_from_json(args, args.from_json, parser)
 
     binaries = build()
     client_binary = binaries["bench_client"]
-    python = python_venv() if any(s in PYTHON_SERVERS for s in servers) else None
+    python = (python_venv() if "udp" in sections or any(s in PYTHON_SERVERS for s in servers)
+              else None)
     server_cpu, client_cpu = cpus()
+
+    if "tcp" not in sections:
+        # Only the chosen sections: measured, then merged into the saved figures of the
+        # last full run, whose other sections are kept as they were.
+        saved = json.loads(args.results.read_text())
+        extra = saved.setdefault("extra", {})
+        if "haproxy" in sections:
+            run_haproxy_section(binaries, args, server_cpu, client_cpu, extra)
+        if "udp" in sections:
+            run_udp_section(binaries, python, args, udp_sizes, server_cpu, client_cpu, extra)
+        args.results.write_text(json.dumps(saved, indent=2) + "\n")
+        log(f"merged {', '.join(sections)} into {args.results}")
+        return write_from_json(args, args.results, parser)
 
     certificates = None
     if any(s.tls for s in scenarios):
@@ -810,6 +1179,11 @@ def main() -> int:
         extra["decoders"] = measure_decoders(binaries, server_cpu, args.decoder_connections,
                                              args.decoder_millis)
         log(f"decoders: {len(extra['decoders'])} formats measured")
+
+    if "haproxy" in sections:
+        run_haproxy_section(binaries, args, server_cpu, client_cpu, extra)
+    if "udp" in sections:
+        run_udp_section(binaries, python, args, udp_sizes, server_cpu, client_cpu, extra)
 
     if args.smoke:
         log(f"smoke run passed: {len(servers)} servers, every echo verified byte for byte")

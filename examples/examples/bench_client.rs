@@ -20,6 +20,12 @@
 //!
 //! With `--tls-ca FILE` it connects with TLS (rustls, ring provider), trusting that CA.
 //!
+//! With `--reconnect`, every request is on a new connection: connect, write the request,
+//! read its echo, close (the figure is then connections per second, and the latency
+//! includes the connect). With `--proxy-v2` every connection first sends a PROXY
+//! protocol v2 header (`PROXY`, TCP over IPv4, the connection's own addresses: 28 bytes),
+//! as HAProxy's `send-proxy-v2` does, for a server started with `--proxy-protocol`.
+//!
 //! With `--idle N` it instead opens N connections, prints `connected`, waits for a line
 //! on stdin, makes every connection echo one `--msize` message, prints `echoed`, and exits
 //! when stdin closes (the harness measures the server's memory in between).
@@ -62,15 +68,42 @@ struct Args {
     /// Connect with TLS, trusting this CA certificate (PEM).
     #[arg(long)]
     tls_ca: Option<std::path::PathBuf>,
+    /// One request per connection: connect, request, close, again.
+    #[arg(long)]
+    reconnect: bool,
+    /// Send a PROXY protocol v2 header first on every connection.
+    #[arg(long)]
+    proxy_v2: bool,
+}
+
+/// A PROXY protocol v2 header for a TCP connection from `source` to `destination`
+/// (IPv4 only: the harness runs on 127.0.0.1).
+fn proxy_v2_header(source: SocketAddr, destination: SocketAddr) -> std::io::Result<Vec<u8>> {
+    let (SocketAddr::V4(source), SocketAddr::V4(destination)) = (source, destination) else {
+        return Err(std::io::Error::other("--proxy-v2 takes IPv4 addresses"));
+    };
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    // Version 2, command PROXY; TCP over IPv4; 12 bytes of addresses.
+    header.extend_from_slice(&[0x21, 0x11, 0, 12]);
+    header.extend_from_slice(&source.ip().octets());
+    header.extend_from_slice(&destination.ip().octets());
+    header.extend_from_slice(&source.port().to_be_bytes());
+    header.extend_from_slice(&destination.port().to_be_bytes());
+    Ok(header)
 }
 
 /// Connects, with TLS when `tls` is given.
 async fn connect(
     addr: SocketAddr,
     tls: Option<&tokio_rustls::TlsConnector>,
+    proxy_v2: bool,
 ) -> std::io::Result<Box<dyn Stream>> {
-    let stream = TcpStream::connect(addr).await?;
+    let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
+    if proxy_v2 {
+        let header = proxy_v2_header(stream.local_addr()?, addr)?;
+        stream.write_all(&header).await?;
+    }
     match tls {
         None => Ok(Box::new(stream)),
         Some(connector) => {
@@ -106,14 +139,47 @@ struct Tally {
     latencies_us: Vec<u32>,
 }
 
-async fn run_connection(
+/// `--reconnect`: a new connection per request, closed after its echo.
+async fn run_reconnecting(
     addr: SocketAddr,
     tls: Option<tokio_rustls::TlsConnector>,
+    proxy_v2: bool,
     request: &[u8],
     warmup_end: Instant,
     end: Instant,
 ) -> std::io::Result<Tally> {
-    let mut stream = connect(addr, tls.as_ref()).await?;
+    let mut response = vec![0u8; request.len()];
+    let mut tally = Tally::default();
+    loop {
+        let started = Instant::now();
+        if started >= end {
+            return Ok(tally);
+        }
+        let mut stream = connect(addr, tls.as_ref(), proxy_v2).await?;
+        stream.write_all(request).await?;
+        stream.read_exact(&mut response).await?;
+        if response != request {
+            return Err(std::io::Error::other("the echo differs from the request"));
+        }
+        stream.shutdown().await?;
+        drop(stream);
+        if started >= warmup_end {
+            tally.requests += 1;
+            let micros = started.elapsed().as_micros();
+            tally.latencies_us.push(micros.min(u32::MAX as u128) as u32);
+        }
+    }
+}
+
+async fn run_connection(
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsConnector>,
+    proxy_v2: bool,
+    request: &[u8],
+    warmup_end: Instant,
+    end: Instant,
+) -> std::io::Result<Tally> {
+    let mut stream = connect(addr, tls.as_ref(), proxy_v2).await?;
     let mut response = vec![0u8; request.len()];
     let mut tally = Tally::default();
     loop {
@@ -163,7 +229,16 @@ async fn load(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let tasks: Vec<_> = (0..args.conns)
         .map(|_| {
             let tls = tls.clone();
-            tokio::spawn(run_connection(args.addr, tls, request, warmup_end, end))
+            let (addr, proxy_v2) = (args.addr, args.proxy_v2);
+            if args.reconnect {
+                tokio::spawn(run_reconnecting(
+                    addr, tls, proxy_v2, request, warmup_end, end,
+                ))
+            } else {
+                tokio::spawn(run_connection(
+                    addr, tls, proxy_v2, request, warmup_end, end,
+                ))
+            }
         })
         .collect();
     tokio::time::sleep_until(warmup_end.into()).await;
