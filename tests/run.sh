@@ -4,9 +4,9 @@
 # - the example binaries (echo_server, echo_client) that the CLI and interop tests run;
 # - for the benchmark smoke run, the release harness and target/bench-venv (easynetwork
 #   1.2.0 and uvloop);
-# - Debian's haproxy and redis-server, which the balancer and cluster tests run (each
-#   test starts its own processes, with their own config and loopback port, and stops
-#   them at its end: nothing is left running here).
+# - Debian's haproxy and redis-server, which the balancer and cluster tests and the
+#   benchmark smoke run's haproxy section run (each starts its own processes, with their
+#   own config and loopback port, and stops them at its end: nothing is left running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -664,8 +664,11 @@ def new_sections(extra: dict) -> list[str]:
         values = section.get("loads", [])
         if not values:
             return ""
+        busy = statistics.median(values) > (os.cpu_count() or 2) + 0.5
         return (f" The 1-minute load average at the start of each round was "
-                f"{min(values):.2f} to {max(values):.2f} (other work shared the machine).")
+                f"{min(values):.2f} to {max(values):.2f}"
+                + (" (other work shared the machine)." if busy else
+                   " (the benchmark's own processes make about 2)."))
 
     hap = extra.get("haproxy")
     if hap:
@@ -959,11 +962,15 @@ def markdown(results: dict, memory: dict, scenarios: list[Scenario], servers: li
              "and scenario; server and client pinned to different cores.", ""]
     loads = [x for values in extra.get("loads", {}).values() for x in values]
     if loads:
-        lines += ["The machine was shared with other work (builds) during the run: the "
-                  "1-minute load average, sampled at the start of every round, was "
+        # The benchmark's own server and client make a load of about 2.
+        busy = statistics.median(loads) > (os.cpu_count() or 2) + 0.5
+        lines += [("The machine was shared with other work (builds) during the run: the "
+                   if busy else "Load during the run: the ")
+                  + "1-minute load average, sampled at the start of every round, was "
                   f"{min(loads):.2f} to {max(loads):.2f} (median {statistics.median(loads):.2f}) "
-                  f"on {os.cpu_count()} cores, so the absolute figures are noisy; the ratios "
-                  "of servers measured in the same rounds are what to read.", ""]
+                  f"on {os.cpu_count()} cores (the benchmark's own server and client make "
+                  "about 2)" + (", so the absolute figures are noisy; the ratios of servers "
+                  "measured in the same rounds are what to read." if busy else "."), ""]
     for scenario in scenarios:
         rows = results.get(scenario.name)
         if not rows:

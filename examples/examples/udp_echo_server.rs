@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p easynet-examples --example udp_echo_server -- --port PORT [--host HOST]
-//!     [--format NAME]
+//!     [--format NAME] [--reuse-port]
 //! cargo run --release -p easynet-examples --example udp_echo_server -- --unix PATH [--format NAME]
 //! ```
 //!
@@ -18,6 +18,9 @@
 //! `--format NAME` takes `echo_server`'s names (see `easynet_examples::formats`): `json`
 //! (and `json-nolines`, the same on datagrams), `lines` (one UTF-8 string per datagram),
 //! `cbor`, `msgpack`, `bincode`, `base64-json`, `zlib-json`, `bz2-json`.
+//!
+//! `--reuse-port` sets `SO_REUSEPORT`, so that several processes can bind the same port
+//! (the kernel spreads datagrams over them by a hash of the sender's address).
 //!
 //! The server's bounds are the library's defaults: 32 datagrams queued per address, 4096
 //! addresses with live state, 16 MiB queued in all, addresses forgotten after 60 s idle.
@@ -43,6 +46,9 @@ struct Args {
     endpoint: StreamEndpoint,
     #[command(flatten)]
     format: FormatArgs,
+    /// Set SO_REUSEPORT, so that several processes can bind the same port.
+    #[arg(long)]
+    reuse_port: bool,
 }
 
 /// Sends every packet back; answers one that fails to decode with an error packet.
@@ -92,6 +98,7 @@ impl WithDatagramProtocol for Serve {
         let server = UdpServer::builder(protocol, handler)
             .host(&args.endpoint.host)
             .port(port)
+            .reuse_port(args.reuse_port)
             .bind()
             .await?;
         let addr = server.local_addrs()[0].to_string();

@@ -1,6 +1,6 @@
 //! The server tools behind a load balancer, run as the user runs them:
 //! `--proxy-protocol TRUSTED` on `echo_server` and `whoami_server`, and two
-//! `echo_server` processes sharing a port with `--reuse-port`.
+//! `echo_server` (and two `udp_echo_server`) processes sharing a port with `--reuse-port`.
 //!
 //! The binaries are found in `$EASYNET_EXAMPLES_DIR` (`tests/run.sh` builds them and
 //! sets it); a missing variable or binary fails the test.
@@ -227,5 +227,43 @@ async fn two_echo_servers_share_a_port_with_reuse_port() {
     let mut peer = RawPeer::connect(second.addr).await;
     peer.send(b"\"alone\"\n").await;
     assert_eq!(peer.line().await.unwrap(), "\"alone\"");
+    second.interrupt().await;
+}
+
+/// One JSON datagram to `addr` from a fresh socket, and its echo.
+async fn udp_echo(addr: SocketAddr, n: u32) -> serde_json::Value {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket
+        .send_to(format!("{{\"n\": {n}}}").as_bytes(), addr)
+        .await
+        .unwrap();
+    let mut buf = vec![0; 1024];
+    let len = within(socket.recv(&mut buf)).await.unwrap();
+    serde_json::from_slice(&buf[..len]).unwrap()
+}
+
+#[tokio::test]
+async fn two_udp_echo_servers_share_a_port_with_reuse_port() {
+    let first = ServerProcess::spawn(
+        tool("udp_echo_server", &["--port", "0", "--reuse-port"]),
+        "udp_echo_server --reuse-port",
+    )
+    .await;
+    let port = first.addr.port().to_string();
+    // Without SO_REUSEPORT on both, this bind fails (the port is taken).
+    let second = ServerProcess::spawn(
+        tool("udp_echo_server", &["--port", &port, "--reuse-port"]),
+        "second udp_echo_server --reuse-port",
+    )
+    .await;
+    assert_eq!(second.addr, first.addr);
+    for n in 0..32 {
+        assert_eq!(udp_echo(first.addr, n).await, json!({"n": n}));
+    }
+    first.interrupt().await;
+    // The second one goes on alone.
+    for n in 32..40 {
+        assert_eq!(udp_echo(second.addr, n).await, json!({"n": n}));
+    }
     second.interrupt().await;
 }
