@@ -305,6 +305,30 @@ class Run:
     cpu_us_per_request: float
 
 
+def run_client(command: list, cpu: int | None, pids: dict[str, int], timeout: float,
+               what: str) -> tuple[dict, dict[str, float]]:
+    """Runs one load client (`bench_client`, `bench_broadcast listen`, `bench_udp load`):
+    it prints `measuring` when its warm-up ends, then one JSON report when done. Returns
+    the report and the CPU seconds each process of `pids` (name: pid) spent in between."""
+    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
+    try:
+        marker = process.stdout.readline()
+        if marker.strip() != "measuring":
+            raise RuntimeError(f"{what}: {marker!r}")
+        start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        report_line = process.stdout.readline()
+        end = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        status = process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    if status != 0:
+        raise RuntimeError(f"{what} failed ({status})")
+    return json.loads(report_line), {name: end[name] - start[name] for name in pids}
+
+
 def measure(server: Server, client: Path, scenario: Scenario, seconds: float,
             warmup: float, cpu: int | None, ca: Path | None = None) -> Run:
     command = [
@@ -316,23 +340,8 @@ def measure(server: Server, client: Path, scenario: Scenario, seconds: float,
         command.append("--json")
     if scenario.tls:
         command += ["--tls-ca", ca]
-    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
-    try:
-        marker = process.stdout.readline()
-        if marker.strip() != "measuring":
-            raise RuntimeError(f"client: {marker!r}")
-        cpu_start = server.cpu_seconds()
-        report_line = process.stdout.readline()
-        cpu_end = server.cpu_seconds()
-        status = process.wait(timeout=seconds + warmup + 30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-    if status != 0:
-        raise RuntimeError(f"client failed against {server.kind} ({status})")
-    report = json.loads(report_line)
+    report, spent = run_client(command, cpu, {"server": server.pid}, seconds + warmup + 30,
+                               f"client against {server.kind}")
     requests = report["requests"]
     latency = report["latency_us"]
     return Run(
@@ -342,7 +351,7 @@ def measure(server: Server, client: Path, scenario: Scenario, seconds: float,
         p90_us=latency["p90"],
         p99_us=latency["p99"],
         max_us=latency["max"],
-        cpu_us_per_request=(cpu_end - cpu_start) * 1e6 / max(requests, 1),
+        cpu_us_per_request=spent["server"] * 1e6 / max(requests, 1),
     )
 
 
@@ -398,28 +407,13 @@ def measure_broadcast(server: Server, binary: Path, clients: int, seconds: float
     every BROADCAST_EVERY_MS (the listening clients check every packet)."""
     command = [binary, "listen", "--addr", server.addr, "--clients", str(clients),
                "--duration", str(seconds), "--warmup", str(warmup)]
-    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
-    try:
-        marker = process.stdout.readline()
-        if marker.strip() != "measuring":
-            raise RuntimeError(f"broadcast listener: {marker!r}")
-        cpu_start = server.cpu_seconds()
-        report_line = process.stdout.readline()
-        cpu_end = server.cpu_seconds()
-        status = process.wait(timeout=seconds + warmup + 60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-    if status != 0:
-        raise RuntimeError(f"broadcast listener failed against {server.kind} ({status})")
-    report = json.loads(report_line)
+    report, spent = run_client(command, cpu, {"server": server.pid}, seconds + warmup + 60,
+                               f"broadcast listener against {server.kind}")
     delivered = report["delivered"]
     return BroadcastRun(
         delivered_per_s=delivered / report["seconds"],
         missed=report["missed"],
-        cpu_us_per_packet=(cpu_end - cpu_start) * 1e6 / max(delivered, 1),
+        cpu_us_per_packet=spent["server"] * 1e6 / max(delivered, 1),
     )
 
 
@@ -510,29 +504,14 @@ def measure_hops(addr: str, client: Path, client_args: list, pids: dict[str, int
     `pids` (name: pid) over the measured window, and the client's figures."""
     command = [client, "--addr", addr, "--duration", str(seconds), "--warmup", str(warmup),
                *client_args]
-    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
-    try:
-        marker = process.stdout.readline()
-        if marker.strip() != "measuring":
-            raise RuntimeError(f"client: {marker!r}")
-        start = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        report_line = process.stdout.readline()
-        end = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        status = process.wait(timeout=seconds + warmup + 30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-    if status != 0:
-        raise RuntimeError(f"client failed against {addr} ({status})")
-    report = json.loads(report_line)
+    report, spent = run_client(command, cpu, pids, seconds + warmup + 30,
+                               f"client against {addr}")
     requests = max(report["requests"], 1)
     return {
         "per_s": report["requests"] / report["seconds"],
         "p50_us": report["latency_us"]["p50"],
         "p99_us": report["latency_us"]["p99"],
-        **{f"{name}_cpu_us": (end[name] - start[name]) * 1e6 / requests for name in pids},
+        **{f"{name}_cpu_us": spent[name] * 1e6 / requests for name in pids},
     }
 
 
@@ -601,30 +580,15 @@ def measure_udp(server: Server, binary: Path, size: int, seconds: float, warmup:
     command = [binary, "load", "--addr", server.addr, "--sockets", str(UDP_SOCKETS),
                "--inflight", str(UDP_INFLIGHT), "--size", str(size),
                "--duration", str(seconds), "--warmup", str(warmup)]
-    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE, text=True)
-    try:
-        marker = process.stdout.readline()
-        if marker.strip() != "measuring":
-            raise RuntimeError(f"udp client: {marker!r}")
-        start = server.cpu_seconds()
-        report_line = process.stdout.readline()
-        end = server.cpu_seconds()
-        status = process.wait(timeout=seconds + warmup + 30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-    if status != 0:
-        raise RuntimeError(f"udp client failed against {server.kind} ({status})")
-    report = json.loads(report_line)
+    report, spent = run_client(command, cpu, {"server": server.pid}, seconds + warmup + 30,
+                               f"udp client against {server.kind}")
     datagrams = max(report["datagrams"], 1)
     return {
         "per_s": report["datagrams"] / report["seconds"],
         "p50_us": report["latency_us"]["p50"],
         "p99_us": report["latency_us"]["p99"],
         "lost": report["lost"],
-        "server_cpu_us": (end - start) * 1e6 / datagrams,
+        "server_cpu_us": spent["server"] * 1e6 / datagrams,
     }
 
 
